@@ -1,0 +1,41 @@
+/**
+ * The catalogue of every error code aloft can raise. One place, so that codes stay
+ * unique, each has an HTTP status and a kind, and clients can rely on them.
+ *
+ * kind `user`: the caller asked for something invalid or impossible; fix the request.
+ * kind `system`: aloft or the host failed; retry or look at the logs.
+ */
+export const ERROR_CODES = {
+  // request validation (the edges: HTTP, CLI, config files)
+  INVALID_ARGUMENT: { status: 400, kind: 'user', summary: 'a field failed validation' },
+  MALFORMED_JSON: { status: 400, kind: 'user', summary: 'the request body is not valid JSON' },
+  UNAUTHORIZED: { status: 401, kind: 'user', summary: 'missing or wrong bearer token' },
+  NOT_FOUND: { status: 404, kind: 'user', summary: 'no such route' },
+
+  // apps
+  APP_NOT_FOUND: { status: 404, kind: 'user', summary: 'no app by that name' },
+  APP_EXISTS: { status: 409, kind: 'user', summary: 'an app by that name already exists' },
+  APP_HAS_MACHINES: { status: 409, kind: 'user', summary: 'the app still has live machines' },
+
+  // machines
+  MACHINE_NOT_FOUND: { status: 404, kind: 'user', summary: 'no machine by that id in the app' },
+  MACHINE_NAME_TAKEN: { status: 409, kind: 'user', summary: 'a machine by that name exists in the app' },
+  ILLEGAL_TRANSITION: { status: 412, kind: 'user', summary: 'the machine cannot do that in its current state' },
+  WAIT_TIMEOUT: { status: 408, kind: 'user', summary: 'the machine did not reach the state in time' },
+
+  // images
+  IMAGE_NOT_FOUND: { status: 400, kind: 'user', summary: 'the image reference names nothing' },
+  IMAGE_INVALID: { status: 400, kind: 'user', summary: 'the image is malformed or fails verification' },
+  IMAGE_UNSAFE: { status: 400, kind: 'user', summary: 'an image layer tries to escape its root' },
+
+  // runtime and host
+  RUNTIME_FAILED: { status: 500, kind: 'system', summary: 'the runtime driver failed' },
+  RUNTIME_MISSING: { status: 500, kind: 'system', summary: 'a runtime binary is not installed' },
+  NETWORK_FAILED: { status: 500, kind: 'system', summary: 'setting up machine networking failed' },
+  STORE_FAILED: { status: 500, kind: 'system', summary: 'the state store failed' },
+  STORE_CONFLICT: { status: 409, kind: 'user', summary: 'the record changed since it was read; retry' },
+  ALREADY_RUNNING: { status: 409, kind: 'user', summary: 'another aloft instance holds this data dir or port' },
+  INTERNAL: { status: 500, kind: 'system', summary: 'an unexpected internal error' },
+} as const satisfies Record<string, { status: number; kind: 'user' | 'system'; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;

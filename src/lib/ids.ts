@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+
+/** A Fly-style machine id: 14 lowercase hex characters (56 random bits). */
+export function machineId(): string {
+  return randomBytes(7).toString('hex');
+}
+
+/** True when `id` has the shape of a machine id. */
+export function isMachineId(id: string): boolean {
+  return /^[0-9a-f]{14}$/.test(id);
+}
+
+/** An instance (version) id: sortable by creation time, like Fly's ULID-ish ids. */
+export function instanceId(now: number = Date.now()): string {
+  return now.toString(36).toUpperCase().padStart(10, '0') + randomBytes(8).toString('hex').toUpperCase();
+}
+
+/** A short random id for events, requests and tokens' public parts. */
+export function shortId(bytes = 8): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** A bearer token: 32 random bytes, url-safe. */
+export function token(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+const ADJECTIVES = ['quiet', 'bold', 'misty', 'lively', 'silent', 'ancient', 'young', 'bright', 'calm', 'swift'];
+const NOUNS = ['river', 'meadow', 'sun', 'forest', 'cloud', 'field', 'wave', 'glade', 'frost', 'dune'];
+
+/** A friendly generated machine name, e.g. "misty-river-4821". */
+export function machineName(): string {
+  const bytes = randomBytes(4);
+  const adjective = ADJECTIVES[bytes[0]! % ADJECTIVES.length]!;
+  const noun = NOUNS[bytes[1]! % NOUNS.length]!;
+  return `${adjective}-${noun}-${bytes.readUInt16BE(2) % 10000}`;
+}

@@ -1,0 +1,3 @@
+/** The domain model shared by every part: machine config, states, events. */
+export * from './machine-config.ts';
+export * from './machine.ts';

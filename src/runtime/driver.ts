@@ -1,0 +1,66 @@
+/**
+ * The runtime Driver: how a host runs one Machine's process tree in isolation.
+ * Implementations: `oci` (gVisor runsc, or runc) now; `microvm` (QEMU) next. Every
+ * implementation runs the contract suite in contract.ts.
+ *
+ * The agent owns state and ordering; a driver only does what it is told and answers
+ * truthfully about what is running. Machines outlive the agent process: after an
+ * agent restart, `status` and `wait` work for Machines started by an earlier agent.
+ */
+export interface Driver {
+  /** e.g. "runsc", "runc". */
+  readonly name: string;
+  /** Throws RUNTIME_MISSING when the runtime binary is not installed. */
+  check(): Promise<void>;
+  /** Creates and starts the machine's sandbox; resolves once its process runs. */
+  start(spec: RunSpec): Promise<void>;
+  /** Resolves when the machine's main process has exited (works for adopted ones). */
+  wait(machineId: string): Promise<ExitStatus>;
+  /** Sends a signal to the machine's main process. */
+  signal(machineId: string, signal: string): Promise<void>;
+  /**
+   * Sends `signal`, waits up to `timeoutMs` for the exit, then SIGKILL. Resolves with
+   * how it exited. Stopping a machine that is not running resolves at once.
+   */
+  stop(machineId: string, options: { signal: string; timeoutMs: number }): Promise<ExitStatus>;
+  /** What the runtime knows of this machine right now. */
+  status(machineId: string): Promise<'running' | 'stopped' | 'absent'>;
+  /** Frees the sandbox's runtime state (after stop). Idempotent. */
+  remove(machineId: string): Promise<void>;
+  /** Ids of every machine this driver has state for (running or stopped). */
+  list(): Promise<string[]>;
+}
+
+export interface ExitStatus {
+  exitCode: number | null;
+  /** Set when the process was killed by a signal, e.g. "SIGKILL". */
+  signal: string | null;
+  /** True when `stop` had to escalate to SIGKILL. */
+  killed?: boolean;
+}
+
+/** Everything a driver needs to run one Machine. Built by the agent. */
+export interface RunSpec {
+  machineId: string;
+  /** Absolute path to this machine's own writable root filesystem (no symlinks). */
+  rootfs: string;
+  /** Per-machine scratch dir the driver may use (bundle, logs, sockets). */
+  workDir: string;
+  hostname: string;
+  process: {
+    args: string[];
+    /** The whole environment, image env and machine env merged (machine wins). */
+    env: Record<string, string>;
+    cwd: string;
+    uid: number;
+    gid: number;
+    additionalGids: number[];
+  };
+  limits: { cpus: number; memoryMb: number; pids?: number };
+  /** Path of the network namespace to join (e.g. /var/run/netns/aloft-<id>); null = none. */
+  netnsPath: string | null;
+  /** Files the driver must place in the root (e.g. /etc/hosts, /etc/resolv.conf). */
+  files: { path: string; content: string }[];
+  /** File that receives the process's stdout and stderr. */
+  logPath: string;
+}

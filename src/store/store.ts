@@ -1,0 +1,79 @@
+import type { App, Machine, MachineEvent, MachineState } from '../model/index.ts';
+
+/**
+ * The Store: aloft's shared state (apps, machines, machine events, counters), behind
+ * one interface so the embedded SQLite store and the cluster's etcd store are
+ * interchangeable. Every implementation runs the contract suite in contract.ts.
+ *
+ * Every write bumps a global `revision` and is published as a Change, in revision
+ * order, to watchers. Watchers can start from an older revision and get every change
+ * after it (replayed from the change log), then live ones: this is how the agent,
+ * proxy and DNS follow the store without polling, and resume after a restart.
+ */
+export interface Store {
+  // apps
+  /** Throws APP_EXISTS when the name is taken. */
+  createApp(app: App): Promise<App>;
+  getApp(name: string): Promise<App | undefined>;
+  listApps(filter?: { orgSlug?: string }): Promise<App[]>;
+  /** Deletes the app, its machines and their events. Throws APP_NOT_FOUND. */
+  deleteApp(name: string): Promise<void>;
+
+  // machines
+  /** Inserts a new machine (and its first events). Throws MACHINE_NAME_TAKEN. */
+  createMachine(machine: Machine, events?: MachineEvent[]): Promise<Machine>;
+  getMachine(id: string): Promise<Machine | undefined>;
+  listMachines(filter?: MachineFilter): Promise<Machine[]>;
+  /**
+   * Changes a machine atomically: applies `patch`, bumps `version` and `updatedAt`,
+   * appends `events`, in one transaction. With `expectVersion`, throws STORE_CONFLICT
+   * when the stored version differs; with `expectState`, throws ILLEGAL_TRANSITION when
+   * the current state is not one of them. Throws MACHINE_NOT_FOUND.
+   */
+  updateMachine(id: string, change: MachineChange): Promise<Machine>;
+  /** Removes the record entirely (after `destroyed`, for garbage collection). */
+  deleteMachine(id: string): Promise<void>;
+
+  // events
+  appendEvent(machineId: string, event: MachineEvent): Promise<void>;
+  /** Newest first. */
+  listEvents(machineId: string, options?: { limit?: number }): Promise<MachineEvent[]>;
+
+  // small shared values (host records, counters)
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+  /** Atomically increments and returns the counter `name` (first call returns 1). */
+  nextSequence(name: string): Promise<number>;
+
+  // changes
+  /** The revision of the latest write (0 for an empty store). */
+  revision(): Promise<number>;
+  /**
+   * Calls `listener` with every change after `fromRevision` (default: now, i.e. only
+   * future changes), in order, then live. Returns a function that stops the watch.
+   */
+  watch(listener: (change: Change) => void, options?: { fromRevision?: number }): () => void;
+
+  close(): Promise<void>;
+}
+
+export interface MachineFilter {
+  appName?: string;
+  hostId?: string;
+  region?: string;
+  /** Include machines in terminal states (destroyed, replaced). Default false. */
+  includeDestroyed?: boolean;
+}
+
+export interface MachineChange {
+  patch?: Partial<Omit<Machine, 'id' | 'appName' | 'version' | 'createdAt' | 'updatedAt'>>;
+  events?: MachineEvent[];
+  expectVersion?: number;
+  expectState?: readonly MachineState[];
+}
+
+export type Change =
+  | { revision: number; kind: 'app'; op: 'put'; key: string; app: App }
+  | { revision: number; kind: 'app'; op: 'delete'; key: string }
+  | { revision: number; kind: 'machine'; op: 'put'; key: string; machine: Machine }
+  | { revision: number; kind: 'machine'; op: 'delete'; key: string };
