@@ -31,7 +31,7 @@ if (files.length === 0) {
   console.error(`npm test: no *.test.ts files under ${roots.join(', ')}; refusing to report an empty pass`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files], {
   stdio: 'inherit',
 });
 process.exit(result.status ?? 1);

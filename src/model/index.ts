@@ -1,3 +1,4 @@
 /** The domain model shared by every part: machine config, states, events. */
 export * from './machine-config.ts';
 export * from './machine.ts';
+export * from './events.ts';

@@ -1,0 +1,323 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AloftError, isAloftError } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { DEFAULT_STOP, machineEvent, parseDurationMs, type Machine } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
+import type { Driver, ExitStatus } from '../runtime/driver.ts';
+import type { HostNetwork } from '../net/host-network.ts';
+import type { HostInfo } from '../scheduler/index.ts';
+import type { AgentImages } from './ports.ts';
+import { resolveImageUser } from './image-user.ts';
+import { buildRunSpec } from './run-spec.ts';
+import { SerialQueue } from './serial-queue.ts';
+import { restartDecision } from './restart-policy.ts';
+
+export interface AgentOptions {
+  host: HostInfo;
+  store: Store;
+  driver: Driver;
+  network: HostNetwork;
+  images: AgentImages;
+  /** Where machine dirs live: <dataDir>/machines/<id>. */
+  dataDir: string;
+  log?: Logger;
+}
+
+/**
+ * The per-host daemon (Fly's flyd). It follows the store for Machines placed on its
+ * host and drives each one's state machine: the API records an intent as a transient
+ * state (`starting`, `stopping`, `destroying`), the agent acts and records the result.
+ *
+ * Durability: every intent is in the store before anything happens, and the agent
+ * checks the runtime's truth before acting, so a restarted agent re-adopts running
+ * Machines and finishes interrupted work without starting anything twice.
+ */
+export class Agent {
+  readonly #o: AgentOptions;
+  readonly #log: Logger;
+  readonly #queue: SerialQueue;
+  /** Machines whose exit we are waiting for, with the run they belong to. */
+  readonly #waiting = new Map<string, string>();
+  /** Exits seen by a waiter, handled by the machine's next reconcile. */
+  readonly #exits = new Map<string, ExitStatus>();
+  #unwatch: (() => void) | undefined;
+  #stopping = false;
+
+  constructor(options: AgentOptions) {
+    this.#o = options;
+    this.#log = (options.log ?? silentLogger).child({ part: 'agent', host: options.host.id });
+    this.#queue = new SerialQueue(
+      (id) => this.#reconcile(id),
+      (id, err) => this.#log.error({ err, machine: id }, 'reconcile failed'),
+    );
+  }
+
+  /** Checks the host, adopts what is running, resumes interrupted work, then follows the store. */
+  async start(): Promise<void> {
+    const { store, driver, network, host } = this.#o;
+    await driver.check();
+    await network.ensureBridge();
+    const revision = await store.revision();
+    this.#unwatch = store.watch(
+      (change) => {
+        if (change.kind !== 'machine' || this.#stopping) return;
+        if (change.op === 'put' && change.machine.hostId !== host.id) return;
+        void this.#queue.schedule(change.key);
+      },
+      { fromRevision: revision },
+    );
+    const machines = await store.listMachines({ hostId: host.id });
+    await this.#removeOrphans(new Set(machines.map((m) => m.id)));
+    await Promise.all(machines.map((m) => this.#queue.schedule(m.id)));
+    await this.#resumeAfterShutdown();
+    this.#log.info({ machines: machines.length }, 'agent started');
+  }
+
+  /**
+   * Stops following the store. With `stopMachines`, stops every running Machine first
+   * (recorded as a host shutdown, and started again by the next agent's start).
+   */
+  async stop(options: { stopMachines: boolean }): Promise<void> {
+    this.#stopping = true;
+    this.#unwatch?.();
+    await this.#queue.idle();
+    if (options.stopMachines) {
+      const running = (await this.#o.store.listMachines({ hostId: this.#o.host.id })).filter((m) => m.state === 'started');
+      await this.#o.store.setMeta(this.#shutdownKey(), JSON.stringify(running.map((m) => m.id)));
+      await Promise.all(
+        running.map(async (m) => {
+          try {
+            await this.#o.store.updateMachine(m.id, {
+              patch: { state: 'stopping' },
+              expectState: ['started'],
+              events: [machineEvent('stop', 'requested', 'flyd', { reason: 'host shutdown' })],
+            });
+            await this.#stopMachine((await this.#o.store.getMachine(m.id))!);
+          } catch (err) {
+            this.#log.error({ err, machine: m.id }, 'stopping machine at shutdown failed');
+          }
+        }),
+      );
+    }
+    this.#log.info('agent stopped');
+  }
+
+  /** Resolves when no reconcile is running (for tests and orderly shutdown). */
+  idle(): Promise<void> {
+    return this.#queue.idle();
+  }
+
+  #machineDir(id: string): string {
+    return join(this.#o.dataDir, 'machines', id);
+  }
+
+  #shutdownKey(): string {
+    return `host:${this.#o.host.id}:stopped-at-shutdown`;
+  }
+
+  async #reconcile(id: string): Promise<void> {
+    if (this.#stopping) return;
+    const machine = await this.#o.store.getMachine(id);
+    if (!machine) {
+      await this.#cleanUp(id);
+      return;
+    }
+    if (machine.hostId !== this.#o.host.id) return;
+    switch (machine.state) {
+      case 'starting':
+        return this.#startMachine(machine);
+      case 'stopping':
+        return this.#stopMachine(machine);
+      case 'destroying':
+        return this.#destroyMachine(machine);
+      case 'started': {
+        const exit = this.#exits.get(id);
+        this.#exits.delete(id);
+        return exit ? this.#onExit(id, exit, 'process exited') : this.#adopt(machine);
+      }
+      case 'created':
+      case 'stopped':
+      case 'failed':
+        // Nothing may run; an agent that died mid-stop can leave a sandbox behind.
+        if ((await this.#o.driver.status(id)) === 'running') {
+          this.#log.warn({ machine: id, state: machine.state }, 'machine runs but should not; stopping it');
+          await this.#o.driver.stop(id, { signal: 'SIGKILL', timeoutMs: 0 });
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  async #startMachine(machine: Machine): Promise<void> {
+    const { driver, store, images, network } = this.#o;
+    const status = await driver.status(machine.id);
+    if (status === 'running') {
+      // Started by an agent that died before recording it: adopt, never start twice.
+      await this.#recordStarted(machine);
+      return;
+    }
+    if (status === 'stopped') await driver.remove(machine.id);
+    const machineDir = this.#machineDir(machine.id);
+    try {
+      await mkdir(machineDir, { recursive: true });
+      const [imageRoot, imageConfig] = await Promise.all([
+        images.unpack(machine.imageRef.digest),
+        images.imageConfig(machine.imageRef.digest),
+      ]);
+      const rootfs = await images.prepareRootfs(imageRoot, machineDir);
+      const user = await resolveImageUser(rootfs, imageConfig.user);
+      const { netnsPath } = machine.addresses ? await network.attach(machine.id, machine.addresses) : { netnsPath: null };
+      const spec = buildRunSpec({ machine, image: imageConfig, user, rootfs, machineDir, netnsPath });
+      await mkdir(spec.workDir, { recursive: true });
+      await driver.start(spec);
+    } catch (err) {
+      this.#log.error({ err, machine: machine.id }, 'machine failed to start');
+      await driver.remove(machine.id).catch(() => undefined);
+      await images.releaseRootfs(machineDir).catch(() => undefined);
+      await store
+        .updateMachine(machine.id, {
+          patch: { state: 'failed' },
+          expectState: ['starting'],
+          events: [machineEvent('start', 'failed', 'flyd', { error: (err as Error).message })],
+        })
+        .catch((e: unknown) => this.#log.warn({ err: e, machine: machine.id }, 'could not record start failure'));
+      return;
+    }
+    await this.#recordStarted(machine);
+  }
+
+  async #recordStarted(machine: Machine): Promise<void> {
+    try {
+      await this.#o.store.updateMachine(machine.id, {
+        patch: { state: 'started' },
+        expectState: ['starting'],
+        events: [machineEvent('start', 'started', 'flyd')],
+      });
+    } catch (err) {
+      // A stop or destroy arrived while starting: the next reconcile handles it.
+      if (!isAloftError(err, 'ILLEGAL_TRANSITION')) throw err;
+    }
+    this.#watchExit(machine.id);
+  }
+
+  /** A Machine recorded as started: if it still runs, follow it; if not, it exited while we were away. */
+  async #adopt(machine: Machine): Promise<void> {
+    if ((await this.#o.driver.status(machine.id)) === 'running') {
+      this.#watchExit(machine.id);
+      return;
+    }
+    await this.#onExit(machine.id, { exitCode: null, signal: null }, 'exited while the agent was away');
+  }
+
+  #watchExit(id: string): void {
+    if (this.#waiting.has(id)) return;
+    const run = `${Date.now()}`;
+    this.#waiting.set(id, run);
+    this.#o.driver.wait(id).then(
+      (status) => {
+        if (this.#waiting.get(id) !== run) return;
+        this.#waiting.delete(id);
+        this.#exits.set(id, status);
+        if (!this.#stopping) void this.#queue.schedule(id);
+      },
+      (err: unknown) => {
+        this.#waiting.delete(id);
+        this.#log.warn({ err, machine: id }, 'waiting for machine exit failed');
+      },
+    );
+  }
+
+  /** An exit the agent did not ask for: record it, then apply the restart policy. */
+  async #onExit(id: string, status: ExitStatus, why: string): Promise<void> {
+    const machine = await this.#o.store.getMachine(id);
+    if (!machine || machine.state !== 'started') return; // a requested stop or destroy handles its own exit
+    await this.#o.driver.remove(id);
+    await this.#o.images.releaseRootfs(this.#machineDir(id));
+    const events = [machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: status.exitCode, signal: status.signal, requested_stop: false, reason: why } })];
+    const decision = restartDecision(machine, status, await this.#o.store.listEvents(id, { limit: 50 }));
+    if (decision.restart) events.push(machineEvent('restart', 'requested', 'flyd', { attempt: decision.attempt }));
+    await this.#o.store.updateMachine(id, { patch: { state: decision.restart ? 'starting' : 'stopped' }, expectState: ['started'], events });
+  }
+
+  async #stopMachine(machine: Machine): Promise<void> {
+    const { signal, timeoutMs } = await this.#stopSettings(machine);
+    this.#waiting.delete(machine.id);
+    this.#exits.delete(machine.id);
+    const exit = await this.#o.driver.stop(machine.id, { signal, timeoutMs });
+    try {
+      await this.#o.store.updateMachine(machine.id, {
+        patch: { state: 'stopped' },
+        expectState: ['stopping'],
+        events: [machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: exit.exitCode, signal: exit.signal, requested_stop: true, killed: exit.killed ?? false } })],
+      });
+    } catch (err) {
+      if (!isAloftError(err, 'ILLEGAL_TRANSITION')) throw err;
+    }
+    // Fly resets a Machine's root filesystem on every start: drop the writable layer.
+    await this.#o.driver.remove(machine.id);
+    await this.#o.images.releaseRootfs(this.#machineDir(machine.id));
+  }
+
+  /** The stop signal and timeout: the stop request's override, else the config's, else Fly's defaults. */
+  async #stopSettings(machine: Machine): Promise<{ signal: string; timeoutMs: number }> {
+    const [latest] = (await this.#o.store.listEvents(machine.id, { limit: 10 })).filter((e) => e.type === 'stop');
+    const request = latest?.request ?? {};
+    const signal = (typeof request['signal'] === 'string' ? request['signal'] : undefined) ?? machine.config.stop_config?.signal ?? DEFAULT_STOP.signal;
+    const override = request['timeout'];
+    const timeoutMs =
+      parseDurationMs(typeof override === 'string' || typeof override === 'number' ? override : undefined) ??
+      parseDurationMs(machine.config.stop_config?.timeout) ??
+      DEFAULT_STOP.timeoutMs;
+    return { signal, timeoutMs };
+  }
+
+  async #destroyMachine(machine: Machine): Promise<void> {
+    this.#waiting.delete(machine.id);
+    this.#exits.delete(machine.id);
+    await this.#o.driver.stop(machine.id, { signal: 'SIGKILL', timeoutMs: 0 });
+    await this.#cleanUp(machine.id);
+    await this.#o.store.updateMachine(machine.id, {
+      patch: { state: 'destroyed' },
+      expectState: ['destroying'],
+      events: [machineEvent('destroy', 'destroyed', 'flyd')],
+    });
+  }
+
+  /** Frees everything a Machine holds on this host. Idempotent. */
+  async #cleanUp(id: string): Promise<void> {
+    await this.#o.driver.remove(id);
+    await this.#o.images.releaseRootfs(this.#machineDir(id));
+    await this.#o.network.detach(id);
+    await rm(this.#machineDir(id), { recursive: true, force: true });
+  }
+
+  /** Sandboxes the runtime has but the store does not know (or knows as gone) are removed. */
+  async #removeOrphans(known: Set<string>): Promise<void> {
+    for (const id of await this.#o.driver.list()) {
+      if (known.has(id)) continue;
+      this.#log.warn({ machine: id }, 'removing a sandbox the store does not know');
+      await this.#o.driver.stop(id, { signal: 'SIGKILL', timeoutMs: 0 }).catch(() => undefined);
+      await this.#cleanUp(id).catch((err: unknown) => this.#log.warn({ err, machine: id }, 'orphan clean-up failed'));
+    }
+  }
+
+  /** Machines stopped by the last host shutdown are started again. */
+  async #resumeAfterShutdown(): Promise<void> {
+    const key = this.#shutdownKey();
+    const ids = JSON.parse((await this.#o.store.getMeta(key)) ?? '[]') as string[];
+    for (const id of ids) {
+      try {
+        await this.#o.store.updateMachine(id, {
+          patch: { state: 'starting' },
+          expectState: ['stopped'],
+          events: [machineEvent('start', 'requested', 'flyd', { reason: 'host restarted' })],
+        });
+      } catch (err) {
+        if (!(err instanceof AloftError)) throw err;
+      }
+    }
+    await this.#o.store.setMeta(key, '[]');
+  }
+}

@@ -1,0 +1,3 @@
+/** The per-host agent (Fly's flyd). */
+export { Agent, type AgentOptions } from './agent.ts';
+export type { AgentImages } from './ports.ts';

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { AloftError } from '../lib/errors.ts';
+import { instanceId, isMachineId, machineId, machineName } from '../lib/ids.ts';
+import { isTerminal, machineConfigSchema, machineEvent, type App, type Machine, type MachineState } from '../model/index.ts';
+import type { Store } from '../store/store.ts';
+import type { ResolvedImage } from '../image/types.ts';
+import type { Scheduler } from '../scheduler/index.ts';
+import { allocateAddresses } from '../scheduler/addresses.ts';
+import { parseInput } from './validate.ts';
+
+/** Resolves a user's image reference to a verified image (the image part's ImageStore). */
+export interface ImageResolver {
+  resolve(ref: string): Promise<ResolvedImage>;
+}
+
+export interface MachineOpsDeps {
+  store: Store;
+  images: ImageResolver;
+  scheduler: Scheduler;
+}
+
+export const createMachineRequestSchema = z.looseObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and dashes, at most 63 long').optional(),
+  region: z.string().regex(/^[a-z0-9-]{2,32}$/, 'a region code such as "ams" or "local"').optional(),
+  config: machineConfigSchema,
+  skip_launch: z.boolean().optional(),
+  skip_service_registration: z.boolean().optional(),
+  lease_ttl: z.number().int().min(0).optional(),
+});
+
+/** States from which a Machine may be started, stopped or destroyed. */
+const STARTABLE: readonly MachineState[] = ['created', 'stopped', 'suspended', 'failed'];
+const STOPPABLE: readonly MachineState[] = ['started', 'starting'];
+const LIVE: readonly MachineState[] = ['started', 'starting', 'stopping', 'restarting'];
+
+/**
+ * The Machines API's behaviour, apart from HTTP. It records intents as Fly's transient
+ * states (`starting`, `stopping`, `destroying`); the host's agent watches the store, does
+ * the work and writes the resting state. It never touches a runtime itself.
+ */
+export class MachineOps {
+  readonly #deps: MachineOpsDeps;
+
+  constructor(deps: MachineOpsDeps) {
+    this.#deps = deps;
+  }
+
+  async requireApp(name: string): Promise<App> {
+    const app = await this.#deps.store.getApp(name);
+    if (!app) throw new AloftError('APP_NOT_FOUND', `Cannot find app "${name}": no app by that name`);
+    return app;
+  }
+
+  async requireMachine(appName: string, id: string): Promise<Machine> {
+    await this.requireApp(appName);
+    const machine = isMachineId(id) ? await this.#deps.store.getMachine(id) : undefined;
+    if (!machine || machine.appName !== appName) {
+      throw new AloftError('MACHINE_NOT_FOUND', `Cannot find machine "${id}" in app "${appName}"`);
+    }
+    return machine;
+  }
+
+  /**
+   * Creates a Machine. Everything that can fail on bad input (validation, image
+   * resolution, placement) happens before the first write, so a failed create leaves
+   * nothing behind.
+   */
+  async create(appName: string, body: unknown): Promise<Machine> {
+    const request = parseInput(createMachineRequestSchema, body, 'create machine');
+    const app = await this.requireApp(appName);
+    const image = await this.#deps.images.resolve(request.config.image);
+    const host = this.#deps.scheduler.place({ region: request.region });
+    const { store } = this.#deps;
+    const addresses = await allocateAddresses(store, host, app.network);
+    const now = Date.now();
+    const machine: Machine = {
+      id: machineId(),
+      name: request.name ?? machineName(),
+      appName,
+      region: host.region,
+      hostId: host.id,
+      state: 'created',
+      instanceId: instanceId(now),
+      config: request.config,
+      imageRef: { registry: image.registry, repository: image.repository, tag: image.tag, digest: image.digest },
+      addresses,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const created = await store.createMachine(machine, [machineEvent('launch', 'created', 'user', undefined, now)]);
+    if (request.skip_launch) return created;
+    await store.updateMachine(created.id, {
+      patch: { state: 'starting' },
+      expectState: ['created'],
+      events: [machineEvent('start', 'requested', 'user')],
+    });
+    // Fly answers a create with the Machine as it was created.
+    return created;
+  }
+
+  /** Asks the agent to start the Machine. Starting a started one is a no-op. */
+  async start(appName: string, id: string): Promise<{ previous_state: MachineState }> {
+    const machine = await this.requireMachine(appName, id);
+    if (machine.state === 'started' || machine.state === 'starting') return { previous_state: machine.state };
+    this.#refuse('start', machine, STARTABLE);
+    await this.#deps.store.updateMachine(id, {
+      patch: { state: 'starting' },
+      expectState: STARTABLE,
+      events: [machineEvent('start', 'requested', 'user')],
+    });
+    return { previous_state: machine.state };
+  }
+
+  /** Asks the agent to stop the Machine with its stop config or the given override. */
+  async stop(appName: string, id: string, body: unknown): Promise<void> {
+    const request = parseInput(
+      z.looseObject({ signal: z.string().regex(/^SIG[A-Z0-9]+$/, 'a signal name such as "SIGTERM"').optional(), timeout: z.union([z.string(), z.number()]).optional() }),
+      body ?? {},
+      'stop machine',
+    );
+    const machine = await this.requireMachine(appName, id);
+    this.#refuse('stop', machine, STOPPABLE);
+    await this.#deps.store.updateMachine(id, {
+      patch: { state: 'stopping' },
+      expectState: STOPPABLE,
+      events: [machineEvent('stop', 'requested', 'user', { signal: request.signal, timeout: request.timeout })],
+    });
+  }
+
+  /** Asks the agent to destroy the Machine. A live one needs `force`. */
+  async destroy(appName: string, id: string, force: boolean): Promise<void> {
+    const machine = await this.requireMachine(appName, id);
+    if (machine.state === 'destroying' || isTerminal(machine.state)) {
+      throw new AloftError('ILLEGAL_TRANSITION', `Cannot destroy machine ${id} as it is already ${machine.state}`);
+    }
+    if (LIVE.includes(machine.state) && !force) {
+      throw new AloftError(
+        'ILLEGAL_TRANSITION',
+        `Cannot destroy machine ${id} as its state must be stopped or created unless 'force' is true: got ${machine.state}`,
+      );
+    }
+    await this.#deps.store.updateMachine(id, {
+      patch: { state: 'destroying' },
+      expectVersion: machine.version,
+      events: [machineEvent('destroy', 'requested', 'user', { force })],
+    });
+  }
+
+  #refuse(action: string, machine: Machine, allowed: readonly MachineState[]): void {
+    if (!allowed.includes(machine.state)) {
+      throw new AloftError(
+        'ILLEGAL_TRANSITION',
+        `Cannot ${action} machine ${machine.id} as its state must be one of ${allowed.join(', ')}: got ${machine.state}`,
+      );
+    }
+  }
+}

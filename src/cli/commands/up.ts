@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import { createLogger } from '../../lib/log.ts';
+import { checkSettings, defaultSettings, startEmbeddedPlatform } from '../../platform/index.ts';
+import { installMissingTools, requiredTools } from '../../platform/host-tools.ts';
+import { ApiClient } from '../api-client.ts';
+import { ensureExampleApp, waitForHttp } from '../example.ts';
+import { say } from '../output.ts';
+
+/** `aloft up`: the whole platform in one process, with the example app, until Ctrl-C. */
+export function upCommand(program: Command): void {
+  const defaults = defaultSettings();
+  program
+    .command('up')
+    .description('start the embedded platform (API, store, agent, proxy) and the example app')
+    .option('--data-dir <dir>', 'where state lives (or ALOFT_DATA_DIR)', defaults.dataDir)
+    .option('--api-port <port>', 'the API port', (v) => Number(v), defaults.apiPort)
+    .option('--proxy-port <port>', 'the proxy port', (v) => Number(v), defaults.proxyPort)
+    .option('--domain <domain>', 'apps are served at <app>.<domain>', defaults.domain)
+    .option('--region <region>', "this host's region", defaults.region)
+    .option('--runtime <runtime>', 'runsc (gVisor) or runc', defaults.runtime)
+    .option('--bridge <name>', "the host bridge for Machines' networks", defaults.bridge)
+    .option('--no-example', 'do not deploy the example app')
+    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; example: boolean }) => {
+      const settings = checkSettings({ ...defaults, ...opts });
+      installMissingTools(requiredTools(settings.runtime), say);
+      const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
+      const platform = await startEmbeddedPlatform(settings, log);
+
+      let stopping: Promise<void> | undefined;
+      const shutdown = (signal: string): void => {
+        if (stopping) return;
+        say(`\n${signal}: stopping aloft (machines are stopped and will start again with the next 'aloft up')...`);
+        stopping = platform.stop().then(
+          () => {
+            say('aloft stopped.');
+            process.exit(0);
+          },
+          (err: unknown) => {
+            process.stderr.write(`aloft failed to stop cleanly: ${(err as Error).message}\n`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+      say(`aloft is up: API ${platform.apiUrl} (token in ${settings.dataDir}/api-token), proxy ${platform.proxyUrl}, runtime ${settings.runtime}`);
+      if (!opts.example) return;
+      try {
+        const client = new ApiClient({ baseUrl: platform.apiUrl, token: platform.token });
+        const machine = await ensureExampleApp(client, settings.dataDir);
+        const host = `${'hello'}.${settings.domain}`;
+        await waitForHttp(`${platform.proxyUrl}/`, host, 30_000);
+        const url = `http://${host}:${settings.proxyPort}`;
+        say(`${pc.green('hello is live:')} ${pc.bold(url)}  (1 machine, region ${machine.region})`);
+        say(`Try: curl ${url}    Stop: Ctrl-C`);
+      } catch (err) {
+        process.stderr.write(`${pc.red('Error:')} the example app did not come up: ${(err as Error).message}\n`);
+        shutdown('error');
+      }
+    });
+}

@@ -1,0 +1,32 @@
+import { Command, CommanderError } from 'commander';
+import { appsCommand } from './commands/apps.ts';
+import { machineCommand } from './commands/machine.ts';
+import { statusCommand } from './commands/status.ts';
+import { upCommand } from './commands/up.ts';
+import { sayError } from './output.ts';
+
+/**
+ * The `aloft` command. It talks to the platform only through the API. Errors are one
+ * line on stderr and exit code 1; a stack trace is printed only with ALOFT_DEBUG=1.
+ */
+const program = new Command('aloft')
+  .description('run apps as Machines on servers you own')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+upCommand(program);
+appsCommand(program);
+machineCommand(program);
+statusCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? 0 : 1);
+  }
+  if (process.env['ALOFT_DEBUG']) console.error(err);
+  sayError(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+}

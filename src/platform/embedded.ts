@@ -1,0 +1,110 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createApiApp, listenApi } from '../api/index.ts';
+import { Agent } from '../agent/index.ts';
+import { ImageStore, prepareRootfs, releaseRootfs } from '../image/index.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { shortId } from '../lib/ids.ts';
+import { LinuxHostNetwork } from '../net/index.ts';
+import { createProxy } from '../proxy/index.ts';
+import { OciDriver } from '../runtime/index.ts';
+import { Scheduler, type HostInfo } from '../scheduler/index.ts';
+import { openSqliteStore, type Store } from '../store/index.ts';
+import { acquireLock } from './lock.ts';
+import type { PlatformSettings } from './settings.ts';
+import { ensureToken } from './token.ts';
+
+export interface RunningPlatform {
+  settings: PlatformSettings;
+  store: Store;
+  host: HostInfo;
+  token: string;
+  apiUrl: string;
+  proxyUrl: string;
+  /** Stops the agent only (machines keep running), as a crash or upgrade would. */
+  restartAgent(): Promise<void>;
+  /** Stops everything; with `stopMachines` (the default) running Machines are stopped too. */
+  stop(options?: { stopMachines?: boolean }): Promise<void>;
+}
+
+/**
+ * The embedded platform of `aloft up`: one process with the SQLite store, the API,
+ * one host agent and the proxy. Ports are bound before the agent touches the host, so
+ * a second `aloft up` fails cleanly and changes nothing.
+ */
+export async function startEmbeddedPlatform(settings: PlatformSettings, log: Logger = silentLogger): Promise<RunningPlatform> {
+  await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(settings.dataDir);
+  const cleanups: (() => Promise<void>)[] = [() => lock.release()];
+  const unwind = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => log.warn({ err }, 'cleanup failed'));
+  };
+  try {
+    const token = await ensureToken(settings.dataDir);
+    const store = await openSqliteStore({ path: join(settings.dataDir, 'aloft.db') });
+    cleanups.push(() => store.close());
+    const host = await localHost(store, settings);
+    const images = new ImageStore(join(settings.dataDir, 'images'));
+    const scheduler = new Scheduler([host]);
+
+    const api = await listenApi(createApiApp({ store, images, scheduler, token, log }), { host: settings.apiHost, port: settings.apiPort });
+    cleanups.push(() => api.close());
+    const proxy = createProxy({ store, host: settings.proxyHost, port: settings.proxyPort, domain: settings.domain, region: settings.region, log });
+    const proxyAddress = await proxy.listen();
+    cleanups.push(() => proxy.close());
+
+    const makeAgent = (): Agent =>
+      new Agent({
+        host,
+        store,
+        dataDir: settings.dataDir,
+        log,
+        driver: new OciDriver({ runtime: settings.runtime, stateRoot: join(settings.dataDir, settings.runtime), log }),
+        network: new LinuxHostNetwork({ bridge: settings.bridge, netnsPrefix: settings.netnsPrefix }),
+        images: {
+          imageConfig: async (digest) => (await images.get(digest)).config,
+          unpack: (digest) => images.unpack(digest),
+          prepareRootfs,
+          releaseRootfs,
+        },
+      });
+    let agent = makeAgent();
+    await agent.start();
+
+    let stopped = false;
+    return {
+      settings,
+      store,
+      host,
+      token,
+      apiUrl: `http://${settings.apiHost}:${api.port}`,
+      proxyUrl: `http://${settings.proxyHost}:${proxyAddress.port}`,
+      async restartAgent() {
+        await agent.stop({ stopMachines: false });
+        agent = makeAgent();
+        await agent.start();
+      },
+      async stop(options = {}) {
+        if (stopped) return;
+        stopped = true;
+        await proxy.close();
+        await agent.stop({ stopMachines: options.stopMachines ?? true });
+        cleanups.pop(); // the proxy, closed above
+        await unwind();
+      },
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+/** This host's identity, kept in the store so it survives restarts. */
+async function localHost(store: Store, settings: PlatformSettings): Promise<HostInfo> {
+  let id = await store.getMeta('embedded:host-id');
+  if (id === undefined) {
+    id = `host-${shortId(4)}`;
+    await store.setMeta('embedded:host-id', id);
+  }
+  return { id, region: settings.region, number: 1, drivers: [settings.runtime] };
+}

@@ -1,0 +1,50 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { invalidField } from '../lib/errors.ts';
+
+/** Everything the embedded platform can be told, with the defaults of `aloft up`. */
+export interface PlatformSettings {
+  dataDir: string;
+  apiHost: string;
+  apiPort: number;
+  proxyHost: string;
+  proxyPort: number;
+  /** Apps are served at `<app>.<domain>`. */
+  domain: string;
+  region: string;
+  runtime: 'runsc' | 'runc';
+  bridge: string;
+  netnsPrefix: string;
+}
+
+/** The data dir: ALOFT_DATA_DIR, else /var/lib/aloft for root, else ~/.local/share/aloft. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['ALOFT_DATA_DIR']) return env['ALOFT_DATA_DIR'];
+  return process.getuid?.() === 0 ? '/var/lib/aloft' : join(homedir(), '.local', 'share', 'aloft');
+}
+
+export function defaultSettings(env: NodeJS.ProcessEnv = process.env): PlatformSettings {
+  return {
+    dataDir: defaultDataDir(env),
+    apiHost: '127.0.0.1',
+    apiPort: 4280,
+    proxyHost: '127.0.0.1',
+    proxyPort: 8080,
+    domain: 'localhost',
+    region: 'local',
+    runtime: env['ALOFT_RUNTIME'] === 'runc' ? 'runc' : 'runsc',
+    bridge: 'aloft0',
+    netnsPrefix: 'aloft-',
+  };
+}
+
+/** Checks settings given on the command line; errors name the flag and the rule. */
+export function checkSettings(s: PlatformSettings): PlatformSettings {
+  for (const [field, port] of [['api-port', s.apiPort], ['proxy-port', s.proxyPort]] as const) {
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidField('start aloft', field, 'a port number from 0 to 65535', port);
+  }
+  if (s.runtime !== 'runsc' && s.runtime !== 'runc') throw invalidField('start aloft', 'runtime', 'one of "runsc", "runc"', s.runtime);
+  if (!/^[a-z0-9-]{1,32}$/.test(s.region)) throw invalidField('start aloft', 'region', 'a region code such as "local" or "ams"', s.region);
+  if (!/^[a-zA-Z0-9_-]{1,15}$/.test(s.bridge)) throw invalidField('start aloft', 'bridge', 'an interface name of at most 15 characters', s.bridge);
+  return s;
+}

@@ -1,0 +1,1 @@
+export { Scheduler, type HostInfo } from './scheduler.ts';
