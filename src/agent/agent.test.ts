@@ -10,7 +10,7 @@ import { Agent } from './agent.ts';
 import type { AgentImages } from './ports.ts';
 import { FakeDriver, FakeWorld } from './testing/fake-driver.ts';
 
-const HOST = { id: 'h1', region: 'local', number: 1, drivers: ['fake'] };
+const HOST = { id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['fake'] };
 
 const network: HostNetwork = {
   ensureBridge: async () => undefined,

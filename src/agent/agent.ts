@@ -8,7 +8,7 @@ import type { Driver, ExitStatus } from '../runtime/driver.ts';
 import type { HostNetwork } from '../net/host-network.ts';
 import type { HostInfo } from '../scheduler/index.ts';
 import type { AgentImages } from './ports.ts';
-import { resolveImageUser } from './image-user.ts';
+import { resolveImageUser } from '../image/index.ts';
 import { buildRunSpec } from './run-spec.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { restartDecision } from './restart-policy.ts';

@@ -3,7 +3,7 @@ import { AloftError } from '../lib/errors.ts';
 import { DEFAULT_GUEST, type Machine } from '../model/index.ts';
 import type { ImageConfig } from '../image/types.ts';
 import type { RunSpec } from '../runtime/driver.ts';
-import type { ResolvedUser } from './image-user.ts';
+import type { ResolvedUser } from '../image/index.ts';
 
 /**
  * The command a Machine runs, with Docker's override rules: `init.exec` replaces

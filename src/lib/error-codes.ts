@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   // runtime and host
   RUNTIME_FAILED: { status: 500, kind: 'system', summary: 'the runtime driver failed' },
   RUNTIME_MISSING: { status: 500, kind: 'system', summary: 'a runtime binary is not installed' },
+  ROOTFS_FAILED: { status: 500, kind: 'system', summary: 'preparing or releasing a machine root filesystem failed' },
   NETWORK_FAILED: { status: 500, kind: 'system', summary: 'setting up machine networking failed' },
   STORE_FAILED: { status: 500, kind: 'system', summary: 'the state store failed' },
   STORE_CONFLICT: { status: 409, kind: 'user', summary: 'the record changed since it was read; retry' },

@@ -1,3 +1,4 @@
+import type { AloftError } from '../lib/errors.ts';
 import type { App, Machine, MachineEvent, MachineState } from '../model/index.ts';
 
 /**
@@ -51,8 +52,10 @@ export interface Store {
   /**
    * Calls `listener` with every change after `fromRevision` (default: now, i.e. only
    * future changes), in order, then live. Returns a function that stops the watch.
+   * Throws STORE_FAILED ("compacted") when `fromRevision` is older than the change log
+   * still keeps; list again and watch from `revision()` then.
    */
-  watch(listener: (change: Change) => void, options?: { fromRevision?: number }): () => void;
+  watch(listener: ChangeListener, options?: WatchOptions): () => void;
 
   close(): Promise<void>;
 }
@@ -61,15 +64,33 @@ export interface MachineFilter {
   appName?: string;
   hostId?: string;
   region?: string;
-  /** Include machines in terminal states (destroyed, replaced). Default false. */
+  /** Include machines in terminal states (destroyed, replaced, migrated). Default false. */
   includeDestroyed?: boolean;
 }
 
 export interface MachineChange {
+  /**
+   * What the caller is doing ("start", "stop"…), for error messages such as "Cannot
+   * stop machine … as its state must be one of started: got stopped". Default "update".
+   */
+  action?: string;
   patch?: Partial<Omit<Machine, 'id' | 'appName' | 'version' | 'createdAt' | 'updatedAt'>>;
   events?: MachineEvent[];
   expectVersion?: number;
   expectState?: readonly MachineState[];
+}
+
+export type ChangeListener = (change: Change) => void;
+
+export interface WatchOptions {
+  /** Replay every change after this revision first. Default: the current revision. */
+  fromRevision?: number;
+  /**
+   * Called when the watch cannot go on because the changes it still needs were
+   * compacted away (it fell too far behind); the watch is then stopped. List again and
+   * watch from `revision()`. Without it the error is only logged.
+   */
+  onError?: (error: AloftError) => void;
 }
 
 export type Change =

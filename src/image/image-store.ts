@@ -1,0 +1,231 @@
+import { mkdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { basename, join, resolve as resolvePath } from 'node:path';
+import { AloftError } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { BlobStore } from './blob-store.ts';
+import { digestHex, sha256Digest } from './digest.ts';
+import { resolveDockerArchive, stageArchive } from './docker-archive.ts';
+import { toImageConfig } from './image-config.ts';
+import { parseLocalRef } from './image-ref.ts';
+import { directoryFiles, type SourceImage } from './image-source.ts';
+import { isLayerMediaType, isManifestMediaType, MEDIA_TYPES } from './media-types.ts';
+import { resolveLayout } from './oci-layout.ts';
+import { imageConfigSchema, imageManifestSchema, parseJson, type ImageManifest, type OciImageConfig } from './oci-schemas.ts';
+import { formatPlatform, hostPlatform, type Platform } from './platform.ts';
+import type { ImageConfig, ResolvedImage } from './types.ts';
+import { unpackLayer } from './unpack-layer.ts';
+
+/** Options of an ImageStore. */
+export interface ImageStoreOptions {
+  /** The platform to pick from image indexes; default: this host's (linux/amd64 here). */
+  platform?: Platform;
+  /** Let layers create device nodes (trusted images only). */
+  allowDevices?: boolean;
+  log?: Logger;
+}
+
+/** What the store knows of an image it holds, read back from its blobs. */
+export interface StoredImage {
+  config: ImageConfig;
+  /** Layer digests as in the manifest, bottom first. */
+  layers: string[];
+}
+
+const MAX_JSON_BLOB = 4 << 20;
+
+/**
+ * The images of one host, under `dir`:
+ * - `blobs/sha256/<hex>`: verified blobs (manifests, configs, layers), shared by images;
+ * - `refs/<hash of ref>.json`: which manifest a reference last resolved to;
+ * - `unpacked/<manifest hex>/`: an image's root filesystem, read-only by convention
+ *   (Machines get an overlay on top, see rootfs.ts);
+ * - `tmp/`: staging; nothing there is ever referenced.
+ */
+export class ImageStore {
+  readonly blobs: BlobStore;
+  private readonly platform: Platform;
+  private readonly log: Logger;
+  private readonly unpacking = new Map<string, Promise<string>>();
+
+  constructor(
+    readonly dir: string,
+    private readonly options: ImageStoreOptions = {},
+  ) {
+    this.blobs = new BlobStore(dir);
+    this.platform = options.platform ?? hostPlatform();
+    this.log = (options.log ?? silentLogger).child({ part: 'image' });
+  }
+
+  /**
+   * Resolves a local reference ("path", "path:tag", "path@sha256:…"; path an OCI
+   * layout directory or a docker-archive tarball), imports its blobs (verified; present
+   * ones are not copied again) and records the reference.
+   */
+  async resolve(ref: string): Promise<ResolvedImage> {
+    const { path, tag, digest } = await locate(ref);
+    const want = { ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
+    let image: SourceImage;
+    let imported: { manifest: ImageManifest; config: OciImageConfig };
+    if ((await stat(path)).isDirectory()) {
+      image = await resolveLayout(directoryFiles(path), want, this.platform);
+      imported = await this.importImage(image);
+    } else {
+      const stageDir = await this.blobs.tmpPath('stage');
+      try {
+        image = await resolveDockerArchive(await stageArchive(path, stageDir), want, this.platform);
+        imported = await this.importImage(image);
+      } finally {
+        await rm(stageDir, { recursive: true, force: true });
+      }
+    }
+    const resolved: ResolvedImage = {
+      ref,
+      digest: image.manifest.digest,
+      registry: 'local',
+      repository: basename(path).replace(/(\.tar|\.tar\.gz|\.tgz)$/, ''),
+      tag: image.tag ?? (digest === undefined ? 'latest' : ''),
+      config: toImageConfig(imported.config),
+      layers: imported.manifest.layers.map((l) => l.digest),
+    };
+    await this.recordRef(refKey(path, want), resolved.digest);
+    this.log.debug({ ref, digest: resolved.digest }, 'image resolved');
+    return resolved;
+  }
+
+  /** The manifest digest `ref` last resolved to here, if any (no file is read). */
+  async lookup(ref: string): Promise<string | undefined> {
+    const parsed = parseLocalRef(ref);
+    const key = refKey(parsed.path, parsed);
+    const record = await readFile(this.refPath(key), 'utf8').catch(() => undefined);
+    return record === undefined ? undefined : (JSON.parse(record) as { digest: string }).digest;
+  }
+
+  /** The config and layers of an image this store holds, by manifest digest. */
+  async get(digest: string): Promise<StoredImage> {
+    const { manifest, config } = await this.readStored(digest);
+    return { config: toImageConfig(config), layers: manifest.layers.map((l) => l.digest) };
+  }
+
+  /**
+   * The directory holding the image's root filesystem, unpacked once: into a temp dir,
+   * renamed into place when complete. Concurrent calls for one digest share the work.
+   */
+  unpack(digest: string): Promise<string> {
+    const hex = digestHex(digest, 'image digest');
+    let pending = this.unpacking.get(hex);
+    if (pending === undefined) {
+      pending = this.unpackOnce(digest, hex).finally(() => this.unpacking.delete(hex));
+      this.unpacking.set(hex, pending);
+    }
+    return pending;
+  }
+
+  private async unpackOnce(digest: string, hex: string): Promise<string> {
+    const parent = join(this.dir, 'unpacked');
+    const target = join(parent, hex);
+    if (await isDir(target)) return target;
+    const { manifest } = await this.readStored(digest);
+    // 0700 parents: unpacked images hold setuid files no host user should reach.
+    await mkdir(parent, { recursive: true, mode: 0o700 });
+    await chmod(parent, 0o700);
+    const tmp = await this.blobs.tmpPath(`unpack-${hex.slice(0, 12)}`);
+    await chmod(join(this.dir, 'tmp'), 0o700);
+    await mkdir(tmp, { mode: 0o755 });
+    try {
+      for (const layer of manifest.layers) {
+        const opts = { digest: layer.digest, ...(this.options.allowDevices === undefined ? {} : { allowDevices: this.options.allowDevices }) };
+        await unpackLayer(tmp, await this.blobs.open(layer.digest), opts);
+      }
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      // Another process finished the same image first: theirs is as good as ours.
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(target))) return target;
+      throw err;
+    }
+    this.log.info({ digest, layers: manifest.layers.length }, 'image unpacked');
+    return target;
+  }
+
+  /** Copies manifest, config and layers into the blob store, verifying each. */
+  private async importImage(image: SourceImage): Promise<{ manifest: ImageManifest; config: OciImageConfig }> {
+    const desc = image.manifest;
+    const what = `image manifest ${desc.digest}`;
+    if (desc.size > MAX_JSON_BLOB) throw new AloftError('IMAGE_INVALID', `Cannot read ${what} as it must be at most 4 MiB: got ${desc.size} bytes`);
+    await this.blobs.put(desc, what, () => image.source.open(desc.digest));
+    const manifest = parseJson(await this.blobs.read(desc.digest), imageManifestSchema, what);
+    if (manifest.mediaType !== undefined && !isManifestMediaType(manifest.mediaType)) {
+      throw new AloftError('IMAGE_INVALID', `Cannot read ${what} as 'mediaType' must be an image manifest type: got ${manifest.mediaType}`);
+    }
+    const configDesc = manifest.config;
+    if (configDesc.mediaType !== MEDIA_TYPES.ociConfig && configDesc.mediaType !== MEDIA_TYPES.dockerConfig) {
+      throw new AloftError('IMAGE_INVALID', `Cannot read ${what} as 'config.mediaType' must be an image config type: got ${configDesc.mediaType}`);
+    }
+    if (configDesc.size > MAX_JSON_BLOB) throw new AloftError('IMAGE_INVALID', `Cannot read config ${configDesc.digest} as it must be at most 4 MiB: got ${configDesc.size} bytes`);
+    await this.blobs.put(configDesc, `image config ${configDesc.digest}`, () => image.source.open(configDesc.digest));
+    const config = this.checkConfig(parseJson(await this.blobs.read(configDesc.digest), imageConfigSchema, `image config ${configDesc.digest}`), manifest, configDesc.digest);
+    let copied = 0;
+    for (const [i, layer] of manifest.layers.entries()) {
+      if (!isLayerMediaType(layer.mediaType)) {
+        throw new AloftError('IMAGE_INVALID', `Cannot read ${what} as 'layers.${i}.mediaType' must be a layer type: got ${layer.mediaType}`);
+      }
+      if (await this.blobs.put(layer, `layer ${layer.digest}`, () => image.source.open(layer.digest))) copied++;
+    }
+    this.log.debug({ digest: desc.digest, layers: manifest.layers.length, copied }, 'image imported');
+    return { manifest, config };
+  }
+
+  private checkConfig(config: OciImageConfig, manifest: ImageManifest, digest: string): OciImageConfig {
+    const what = `image config ${digest}`;
+    if (config.os !== this.platform.os || config.architecture !== this.platform.architecture) {
+      throw new AloftError('IMAGE_INVALID', `Cannot use ${what} as its platform must be ${formatPlatform(this.platform)}: got ${formatPlatform(config)}`);
+    }
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new AloftError('IMAGE_INVALID', `Cannot use ${what} as 'rootfs.diff_ids' must have one entry per layer (${manifest.layers.length}): got ${config.rootfs.diff_ids.length}`);
+    }
+    return config;
+  }
+
+  private async readStored(digest: string): Promise<{ manifest: ImageManifest; config: OciImageConfig }> {
+    const manifest = parseJson(await this.blobs.read(digest), imageManifestSchema, `image manifest ${digest}`);
+    const config = parseJson(await this.blobs.read(manifest.config.digest), imageConfigSchema, `image config ${manifest.config.digest}`);
+    return { manifest, config };
+  }
+
+  private async recordRef(key: string, digest: string): Promise<void> {
+    const path = this.refPath(key);
+    await mkdir(join(this.dir, 'refs'), { recursive: true });
+    const tmp = await this.blobs.tmpPath('ref');
+    await writeFile(tmp, JSON.stringify({ ref: key, digest, at: new Date().toISOString() }));
+    await rename(tmp, path);
+  }
+
+  // One file per reference, so concurrent resolves of different refs never collide.
+  private refPath(key: string): string {
+    return join(this.dir, 'refs', `${digestHex(sha256Digest(key))}.json`);
+  }
+}
+
+/** Finds the file a reference names; IMAGE_NOT_FOUND naming the path when none. */
+async function locate(ref: string): Promise<{ path: string; tag?: string; digest?: string }> {
+  const parsed = parseLocalRef(ref);
+  if (await exists(parsed.path)) return parsed;
+  // A colon may belong to the file name itself ("/images/app:v1" with no tag).
+  if (parsed.path !== ref && (await exists(ref))) return { path: ref };
+  throw new AloftError('IMAGE_NOT_FOUND', `Cannot resolve image '${ref}' as path ${parsed.path} must exist: got nothing there`, {
+    details: { path: parsed.path },
+  });
+}
+
+function refKey(path: string, want: { tag?: string | undefined; digest?: string | undefined }): string {
+  return `${resolvePath(path)}${want.tag === undefined ? '' : `:${want.tag}`}${want.digest === undefined ? '' : `@${want.digest}`}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined)) !== undefined;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}

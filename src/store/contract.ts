@@ -1,0 +1,22 @@
+import { describe } from 'node:test';
+import type { Store } from './store.ts';
+import { appsContract } from './contract/apps.ts';
+import { eventsAndMetaContract } from './contract/events-meta.ts';
+import { machinesContract } from './contract/machines.ts';
+import { watchContract } from './contract/watch.ts';
+
+/**
+ * Registers the Store contract as node:test tests under `name`. Every Store
+ * implementation runs it; it speaks only through the interface. `open` must return a
+ * fresh, empty store each time (the suite closes it after each test). Revisions are
+ * compared only relative to each other, so a store whose revisions do not start at 0
+ * (etcd) passes too.
+ */
+export function runStoreContract(name: string, open: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    appsContract(open);
+    machinesContract(open);
+    eventsAndMetaContract(open);
+    watchContract(open);
+  });
+}

@@ -1,0 +1,4 @@
+/** The store part: the Store interface and its embedded SQLite implementation. */
+export type { Change, ChangeListener, MachineChange, MachineFilter, Store, WatchOptions } from './store.ts';
+export { openSqliteStore, type SqliteStoreOptions } from './sqlite/open-sqlite-store.ts';
+export type { SqliteStore } from './sqlite/sqlite-store.ts';

@@ -1,0 +1,122 @@
+import type { Database } from 'better-sqlite3';
+import { AloftError } from '../../lib/errors.ts';
+
+/** One schema step. `id` sorts in apply order and is never reused or edited once shipped. */
+export interface Migration {
+  id: string;
+  sql: string;
+}
+
+/**
+ * The schema, as an ordered list of steps. Append new steps; never edit a shipped one,
+ * because databases in the field have already recorded it as applied.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: '0001-initial',
+    sql: `
+      CREATE TABLE apps (
+        name       TEXT PRIMARY KEY,
+        id         TEXT NOT NULL UNIQUE,
+        org_slug   TEXT NOT NULL,
+        network    INTEGER NOT NULL,
+        status     TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX apps_org_slug ON apps (org_slug);
+
+      CREATE TABLE machines (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        app_name    TEXT NOT NULL REFERENCES apps (name),
+        region      TEXT NOT NULL,
+        host_id     TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        image_ref   TEXT NOT NULL,
+        addresses   TEXT,
+        version     INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      );
+      CREATE INDEX machines_app_name ON machines (app_name);
+      CREATE INDEX machines_host_id ON machines (host_id);
+      -- A backstop for MACHINE_NAME_TAKEN: names are unique among an app's live machines.
+      CREATE UNIQUE INDEX machines_live_name ON machines (app_name, name)
+        WHERE state NOT IN ('destroyed', 'replaced', 'migrated');
+
+      CREATE TABLE machine_events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        machine_id TEXT NOT NULL REFERENCES machines (id) ON DELETE CASCADE,
+        json       TEXT NOT NULL
+      );
+      CREATE INDEX machine_events_machine ON machine_events (machine_id, seq);
+
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      CREATE TABLE sequences (
+        name  TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+
+      -- AUTOINCREMENT so a revision is never reused, even after the log is trimmed.
+      CREATE TABLE changes (
+        revision INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind     TEXT NOT NULL,
+        op       TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        value    TEXT
+      );
+    `,
+  },
+];
+
+/**
+ * Brings `db` up to date with `migrations`, all pending steps in one immediate
+ * transaction (so two processes opening the same file cannot both migrate), and
+ * records each in `schema_migrations`. Returns the ids it applied (empty when the
+ * schema was current). Throws STORE_FAILED when the database has steps this build
+ * does not know, i.e. it was written by a newer aloft.
+ */
+export function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS, where = db.name): string[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`);
+  const run = db.transaction((): string[] => {
+    const applied = new Set(
+      db
+        .prepare<[], { id: string }>('SELECT id FROM schema_migrations')
+        .all()
+        .map((row) => row.id),
+    );
+    const known = new Set(migrations.map((m) => m.id));
+    const unknown = [...applied].filter((id) => !known.has(id)).sort();
+    if (unknown.length > 0) {
+      throw new AloftError(
+        'STORE_FAILED',
+        `Cannot open the store at ${where} as its schema must be one this aloft knows: got unknown migration(s) ${unknown.join(', ')} (written by a newer aloft; upgrade aloft to open it)`,
+        { details: { unknownMigrations: unknown } },
+      );
+    }
+    const record = db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)');
+    const done: string[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.id)) continue;
+      db.exec(migration.sql);
+      record.run(migration.id, Date.now());
+      done.push(migration.id);
+    }
+    return done;
+  });
+  return run.immediate();
+}
+
+/** The ids recorded as applied in `db`, in apply order. */
+export function appliedMigrations(db: Database): string[] {
+  return db
+    .prepare<[], { id: string }>('SELECT id FROM schema_migrations ORDER BY id')
+    .all()
+    .map((row) => row.id);
+}

@@ -1,0 +1,282 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { Clock } from '../../lib/clock.ts';
+import { AloftError, invalidField } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import { isTerminal, TERMINAL_STATES, type App, type Machine, type MachineEvent } from '../../model/index.ts';
+import { applyMachineChange } from '../machine-change.ts';
+import type { ChangeListener, MachineChange, MachineFilter, Store, WatchOptions } from '../store.ts';
+import { appExists, appNotFound, machineIdTaken, machineNameTaken, machineNotFound, storeClosed } from '../store-errors.ts';
+import { ChangeFeed } from './change-feed.ts';
+import { ChangeLog } from './change-log.ts';
+import { appFromRow, appParams, eventFromJson, machineFromRow, machineParams, type AppRow, type MachineRow } from './rows.ts';
+
+const INSERT_APP = `INSERT INTO apps (name, id, org_slug, network, status, created_at)
+  VALUES (@name, @id, @org_slug, @network, @status, @created_at)`;
+const INSERT_MACHINE = `INSERT INTO machines
+  (id, name, app_name, region, host_id, state, instance_id, config, image_ref, addresses, version, created_at, updated_at)
+  VALUES (@id, @name, @app_name, @region, @host_id, @state, @instance_id, @config, @image_ref, @addresses, @version,
+    @created_at, @updated_at)`;
+const UPDATE_MACHINE = `UPDATE machines SET name = @name, region = @region, host_id = @host_id, state = @state,
+  instance_id = @instance_id, config = @config, image_ref = @image_ref, addresses = @addresses, version = @version,
+  updated_at = @updated_at
+  WHERE id = @id`;
+const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
+const LIVE_NAME_HOLDER = `SELECT id FROM machines
+  WHERE app_name = ? AND name = ? AND id != ? AND state NOT IN (${TERMINAL_SQL})`;
+const NEXT_SEQUENCE = `INSERT INTO sequences (name, value) VALUES (?, 1)
+  ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value`;
+
+/**
+ * The embedded Store on SQLite (better-sqlite3). Every write is one immediate
+ * transaction that also appends to the `changes` log; after it commits, the change
+ * feed delivers it to this process's watchers before the write's promise resolves.
+ * Build one with openSqliteStore().
+ */
+export class SqliteStore implements Store {
+  readonly #db: Database;
+  readonly #clock: Clock;
+  readonly #changes: ChangeLog;
+  readonly #feed: ChangeFeed;
+  readonly #statements = new Map<string, Statement>();
+
+  /** Use openSqliteStore(), which configures and migrates `db` first. */
+  constructor(db: Database, options: { logger: Logger; clock: Clock; pollIntervalMs: number; changeLogLimit: number }) {
+    this.#db = db;
+    this.#clock = options.clock;
+    this.#changes = new ChangeLog(db, options.changeLogLimit);
+    const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.#feed = new ChangeFeed(
+      {
+        head: () => this.#changes.head(),
+        horizon: () => this.#changes.horizon(),
+        since: (revision, limit) => this.#changes.since(revision, limit),
+        dataVersion: () => dataVersion.get() ?? 0,
+      },
+      { pollIntervalMs: options.pollIntervalMs, logger: options.logger },
+    );
+  }
+
+  async createApp(app: App): Promise<App> {
+    return this.#write('create app', () => {
+      if (this.#appRow(app.name)) throw appExists(app.name);
+      this.#sql(INSERT_APP).run(appParams(app));
+      const stored = appFromRow(appParams(app));
+      this.#changes.append('app', 'put', app.name, stored);
+      return stored;
+    });
+  }
+
+  async getApp(name: string): Promise<App | undefined> {
+    return this.#read('get app', () => {
+      const row = this.#appRow(name);
+      return row && appFromRow(row);
+    });
+  }
+
+  async listApps(filter: { orgSlug?: string } = {}): Promise<App[]> {
+    return this.#read('list apps', () => {
+      const rows =
+        filter.orgSlug === undefined
+          ? this.#sql<[], AppRow>('SELECT * FROM apps ORDER BY name').all()
+          : this.#sql<[string], AppRow>('SELECT * FROM apps WHERE org_slug = ? ORDER BY name').all(filter.orgSlug);
+      return rows.map(appFromRow);
+    });
+  }
+
+  async deleteApp(name: string): Promise<void> {
+    this.#write('delete app', () => {
+      if (!this.#appRow(name)) throw appNotFound('delete', name);
+      const ids = this.#sql<[string], string>('SELECT id FROM machines WHERE app_name = ? ORDER BY created_at, id')
+        .pluck()
+        .all(name);
+      // One change per machine, so watchers (proxy, DNS) drop each route they hold.
+      for (const id of ids) this.#removeMachine(id);
+      this.#sql('DELETE FROM apps WHERE name = ?').run(name);
+      this.#changes.append('app', 'delete', name);
+    });
+  }
+
+  async createMachine(machine: Machine, events: MachineEvent[] = []): Promise<Machine> {
+    return this.#write('create machine', () => {
+      if (!this.#appRow(machine.appName)) throw appNotFound('create machine in', machine.appName);
+      if (this.#machineRow(machine.id)) throw machineIdTaken(machine.id);
+      this.#checkName(machine);
+      const params = machineParams(machine);
+      this.#sql(INSERT_MACHINE).run(params);
+      this.#insertEvents(machine.id, events);
+      const stored = machineFromRow(params);
+      this.#changes.append('machine', 'put', machine.id, stored);
+      return stored;
+    });
+  }
+
+  async getMachine(id: string): Promise<Machine | undefined> {
+    return this.#read('get machine', () => {
+      const row = this.#machineRow(id);
+      return row && machineFromRow(row);
+    });
+  }
+
+  async listMachines(filter: MachineFilter = {}): Promise<Machine[]> {
+    return this.#read('list machines', () => {
+      const where: string[] = [];
+      const params: string[] = [];
+      for (const [column, value] of [
+        ['app_name', filter.appName],
+        ['host_id', filter.hostId],
+        ['region', filter.region],
+      ] as const) {
+        if (value === undefined) continue;
+        where.push(`${column} = ?`);
+        params.push(value);
+      }
+      if (filter.includeDestroyed !== true) where.push(`state NOT IN (${TERMINAL_SQL})`);
+      const sql = `SELECT * FROM machines${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
+      return this.#sql<string[], MachineRow>(sql).all(...params).map(machineFromRow);
+    });
+  }
+
+  async updateMachine(id: string, change: MachineChange): Promise<Machine> {
+    const action = change.action ?? 'update';
+    return this.#write(`${action} machine`, () => {
+      const row = this.#machineRow(id);
+      if (!row) throw machineNotFound(action, id);
+      const next = applyMachineChange(machineFromRow(row), change, this.#clock.now());
+      this.#checkName(next);
+      this.#sql(UPDATE_MACHINE).run(machineParams(next));
+      this.#insertEvents(id, change.events ?? []);
+      const stored = machineFromRow(machineParams(next));
+      this.#changes.append('machine', 'put', id, stored);
+      return stored;
+    });
+  }
+
+  async deleteMachine(id: string): Promise<void> {
+    this.#write('delete machine', () => {
+      if (!this.#machineRow(id)) throw machineNotFound('delete', id);
+      this.#removeMachine(id);
+    });
+  }
+
+  async appendEvent(machineId: string, event: MachineEvent): Promise<void> {
+    this.#write('append event', () => {
+      if (!this.#machineRow(machineId)) throw machineNotFound('append an event to', machineId);
+      this.#insertEvents(machineId, [event]);
+    });
+  }
+
+  async listEvents(machineId: string, options: { limit?: number } = {}): Promise<MachineEvent[]> {
+    const { limit } = options;
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+      throw invalidField('list events', 'limit', 'a non-negative integer', limit);
+    }
+    return this.#read('list events', () =>
+      this.#sql<[string, number], string>('SELECT json FROM machine_events WHERE machine_id = ? ORDER BY seq DESC LIMIT ?')
+        .pluck()
+        .all(machineId, limit ?? -1)
+        .map(eventFromJson),
+    );
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return this.#read('get meta', () => this.#sql<[string], string>('SELECT value FROM meta WHERE key = ?').pluck().get(key));
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.#write('set meta', () => {
+      this.#sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
+        key,
+        value,
+      );
+    });
+  }
+
+  async nextSequence(name: string): Promise<number> {
+    return this.#write('take the next sequence number', () => {
+      const value = this.#sql<[string], number>(NEXT_SEQUENCE).pluck().get(name);
+      return value ?? 0;
+    });
+  }
+
+  async revision(): Promise<number> {
+    return this.#read('read the revision', () => this.#changes.head());
+  }
+
+  watch(listener: ChangeListener, options: WatchOptions = {}): () => void {
+    return this.#feed.watch(listener, options);
+  }
+
+  async close(): Promise<void> {
+    this.#feed.close();
+    if (this.#db.open) this.#db.close();
+  }
+
+  /** Runs `fn` in one immediate transaction, then delivers what it logged to watchers. */
+  #write<T>(action: string, fn: () => T): T {
+    const result = this.#guard(action, () =>
+      this.#db
+        .transaction(() => {
+          const value = fn();
+          this.#changes.trim();
+          return value;
+        })
+        .immediate(),
+    );
+    this.#feed.pump();
+    return result;
+  }
+
+  #read<T>(action: string, fn: () => T): T {
+    return this.#guard(action, fn);
+  }
+
+  /** Turns driver failures (closed handle, I/O, constraint backstops) into STORE_FAILED. */
+  #guard<T>(action: string, fn: () => T): T {
+    if (!this.#db.open) throw storeClosed(action);
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof AloftError) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      throw new AloftError('STORE_FAILED', `Cannot ${action} as the SQLite store failed: ${message}`, { cause: err });
+    }
+  }
+
+  /** Prepared statements, cached: most calls run the same few SQL texts. */
+  #sql<P extends unknown[] = unknown[], R = unknown>(text: string): Statement<P, R> {
+    let statement = this.#statements.get(text);
+    if (statement === undefined) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement as Statement<P, R>;
+  }
+
+  #appRow(name: string): AppRow | undefined {
+    return this.#sql<[string], AppRow>('SELECT * FROM apps WHERE name = ?').get(name);
+  }
+
+  #machineRow(id: string): MachineRow | undefined {
+    return this.#sql<[string], MachineRow>('SELECT * FROM machines WHERE id = ?').get(id);
+  }
+
+  /** Names are unique among an app's machines that are not in a terminal state. */
+  #checkName(machine: Machine): void {
+    if (isTerminal(machine.state)) return;
+    const other = this.#sql<[string, string, string], string>(LIVE_NAME_HOLDER)
+      .pluck()
+      .get(machine.appName, machine.name, machine.id);
+    if (other !== undefined) throw machineNameTaken(machine, other);
+  }
+
+  #insertEvents(machineId: string, events: readonly MachineEvent[]): void {
+    const insert = this.#sql('INSERT INTO machine_events (machine_id, json) VALUES (?, ?)');
+    for (const event of events) insert.run(machineId, JSON.stringify(event));
+  }
+
+  /** Deletes a machine (its events cascade) and logs the change. */
+  #removeMachine(id: string): void {
+    this.#sql('DELETE FROM machines WHERE id = ?').run(id);
+    this.#changes.append('machine', 'delete', id);
+  }
+}
