@@ -1,0 +1,121 @@
+import type { Dispatcher } from 'undici';
+import type { ProxyContext } from './context.ts';
+import type { ClientGone } from './client-gone.ts';
+import type { RouteEntry } from './route-entry.ts';
+import { forwardedResponseHeaders } from './forwarded-headers.ts';
+import type { AttemptProgress } from './retry-policy.ts';
+
+/** How one attempt to pass a request to a backend ended. */
+export type AttemptResult =
+  /** The backend's whole response reached the client. */
+  | { readonly outcome: 'done' }
+  /** It failed before any response byte; nothing was written to the client. */
+  | { readonly outcome: 'failed'; readonly error: Error; readonly progress: AttemptProgress }
+  /** It failed mid-response; the client connection was destroyed. */
+  | { readonly outcome: 'broken'; readonly error: Error }
+  /** The client went away; the backend request was aborted. */
+  | { readonly outcome: 'aborted' };
+
+/** Why a backend request was aborted when the client left. */
+class ClientGoneError extends Error {
+  readonly code = 'ALOFT_CLIENT_GONE';
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
+/**
+ * Sends `ctx.req` to `entry` over `dispatcher` (pooled keep-alive connections) and
+ * streams the response back, both ways without buffering and with backpressure. The
+ * request body is the client's stream itself, so `bodyRead` says truthfully whether
+ * any of it left: on a connect failure nothing was read and the caller may retry.
+ */
+export function exchange(
+  dispatcher: Dispatcher,
+  ctx: ProxyContext,
+  entry: RouteEntry,
+  headers: string[],
+  hasBody: boolean,
+  clientGone: ClientGone,
+): Promise<AttemptResult> {
+  const { req, res } = ctx;
+  const method = req.method ?? 'GET';
+  return new Promise((resolve) => {
+    const progress = { dispatched: false, bodyRead: false, responded: false, method };
+    let controller: Dispatcher.DispatchController | undefined;
+    let settled = false;
+    const settle = (result: AttemptResult): void => {
+      if (settled) return;
+      settled = true;
+      clientGone.unlisten();
+      resolve(result);
+    };
+    const onGone = (): void => {
+      controller?.abort(new ClientGoneError());
+      settle({ outcome: 'aborted' });
+    };
+    if (clientGone.gone) return settle({ outcome: 'aborted' });
+    clientGone.listen(onGone);
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        progress.dispatched = true;
+        // The client may have left while we were connecting.
+        if (settled) c.abort(new ClientGoneError());
+      },
+      onResponseStart(_c, statusCode, responseHeaders, statusMessage) {
+        // 1xx (103 Early Hints…) are not passed on yet; the final response follows.
+        if (statusCode < 200 || settled) return;
+        progress.responded = true;
+        ctx.machine = entry;
+        res.writeHead(statusCode, statusMessage ?? '', forwardedResponseHeaders(responseHeaders, ctx.requestId));
+      },
+      onResponseData(c, chunk) {
+        if (settled) return;
+        if (!res.write(chunk)) {
+          c.pause();
+          res.once('drain', () => c.resume());
+        }
+      },
+      onResponseEnd() {
+        if (settled) return;
+        res.end();
+        settle({ outcome: 'done' });
+      },
+      onResponseError(_c, error) {
+        if (settled) return;
+        progress.bodyRead = req.readableDidRead;
+        if (progress.responded) {
+          // Half a response cannot be taken back: cut the client off so it sees a failure.
+          res.destroy(error);
+          settle({ outcome: 'broken', error });
+        } else {
+          settle({ outcome: 'failed', error, progress });
+        }
+      },
+    };
+    try {
+      dispatcher.dispatch(
+        {
+          origin: entry.origin,
+          path: ctx.path,
+          method,
+          headers,
+          body: hasBody ? req : null,
+        },
+        handler,
+      );
+    } catch (err) {
+      settle({ outcome: 'failed', error: err instanceof Error ? err : new Error(String(err)), progress });
+    }
+  });
+}
+
+/** True when `req` carries a body (RFC 7230 §3.3.3: Transfer-Encoding or a non-zero Content-Length). */
+export function hasRequestBody(ctx: ProxyContext): boolean {
+  const { headers } = ctx.req;
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}

@@ -1,0 +1,15 @@
+/**
+ * The proxy part: the edge proxy that routes `<app>.<domain>` to started Machines,
+ * its routing table (followed from the store's watch) and the steps it is built of.
+ */
+export { createProxy, type BackendOptions, type Proxy, type ProxyOptions } from './server.ts';
+export { RouteTable, type AppRoutes, type RouteLookup, type RouteSource } from './route-table.ts';
+export { httpServicePort, toRouteEntry, type RouteEntry } from './route-entry.ts';
+export { compose, type Step } from './compose.ts';
+export { createContext, type ProxyContext } from './context.ts';
+export { randomPicker, type Picker } from './picker.ts';
+export { defaultRetryPolicy, type RetryPolicy } from './retry-policy.ts';
+export { ProxyMetrics } from './metrics.ts';
+export { PROXY_ANSWERS, answer, type ProxyAnswerCode } from './answers.ts';
+export { appFromHost } from './host.ts';
+export type { RetryEvent } from './steps/forward.ts';

@@ -1,0 +1,65 @@
+import type { Machine, MachineConfig, MachineState } from '../model/index.ts';
+
+/**
+ * What the proxy needs to know about one Machine to send it traffic. Built from the
+ * store's Machine record; kept small so the table stays cheap to rebuild per change.
+ */
+export interface RouteEntry {
+  appName: string;
+  machineId: string;
+  region: string;
+  state: MachineState;
+  /** Host-local IPv4 address the proxy dials ('' when the Machine has none). */
+  ipv4: string;
+  /** 6PN address; kept for the worker role and for hosts without IPv4. */
+  ipv6: string;
+  /** The `internal_port` of the Machine's HTTP service. */
+  port: number;
+  /** `http://<address>:<port>`, the key of the backend connection pool. */
+  origin: string;
+  /**
+   * When the proxy saw the Machine become `started` (ms since the epoch). Its process
+   * may not listen yet for a moment after that, so connect failures soon after are
+   * retried on it.
+   */
+  startedAt: number;
+}
+
+/**
+ * The port the proxy forwards HTTP to: the `internal_port` of the service that has
+ * port 80 or 443 with the `http` handler, else of the first service. Undefined when
+ * the Machine has no services (it takes no proxied traffic).
+ */
+export function httpServicePort(config: MachineConfig): number | undefined {
+  const services = config.services ?? [];
+  const http = services.find((service) =>
+    (service.ports ?? []).some(
+      (p) => (p.port === 80 || p.port === 443) && (p.handlers ?? []).includes('http'),
+    ),
+  );
+  return (http ?? services[0])?.internal_port;
+}
+
+/**
+ * The route entry for `machine`, or undefined when it cannot take traffic: it needs
+ * an address and an HTTP service port. State is copied, not checked: the table
+ * decides what a state means (started routes, starting is "coming").
+ */
+export function toRouteEntry(machine: Machine, startedAt: number): RouteEntry | undefined {
+  const port = httpServicePort(machine.config);
+  const ipv4 = machine.addresses?.ipv4 ?? '';
+  const ipv6 = machine.addresses?.ipv6 ?? '';
+  if (port === undefined || (ipv4 === '' && ipv6 === '')) return undefined;
+  const host = ipv4 !== '' ? ipv4 : `[${ipv6}]`;
+  return {
+    appName: machine.appName,
+    machineId: machine.id,
+    region: machine.region,
+    state: machine.state,
+    ipv4,
+    ipv6,
+    port,
+    origin: `http://${host}:${port}`,
+    startedAt,
+  };
+}

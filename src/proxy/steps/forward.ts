@@ -1,0 +1,202 @@
+import type { TLSSocket } from 'node:tls';
+import type { Dispatcher } from 'undici';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Step } from '../compose.ts';
+import type { ProxyContext } from '../context.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import type { Picker } from '../picker.ts';
+import type { RouteEntry } from '../route-entry.ts';
+import type { RouteTable } from '../route-table.ts';
+import { answer } from '../answers.ts';
+import { ClientGone } from '../client-gone.ts';
+import { exchange, hasRequestBody } from '../exchange.ts';
+import { clientIp, forwardedRequestHeaders } from '../forwarded-headers.ts';
+import { canRetry, isConnectFailure, type RetryPolicy } from '../retry-policy.ts';
+
+/** Told each time an attempt failed and another will be made (before any backoff). */
+export interface RetryEvent {
+  app: string;
+  requestId: string;
+  /** The Machine that failed. */
+  machineId: string;
+  error: Error;
+  /** Attempts made so far, this one included. */
+  attempts: number;
+}
+
+export interface ForwardOptions {
+  table: RouteTable;
+  dispatcher: Dispatcher;
+  picker: Picker;
+  retry: RetryPolicy;
+  clock: Clock;
+  metrics: ProxyMetrics;
+  log: Logger;
+  onRetry?: ((event: RetryEvent) => void) | undefined;
+}
+
+/** How a Machine failed this request so far. */
+interface Failure {
+  count: number;
+  /** Failed to connect (nothing sent), as opposed to a reset after dispatch. */
+  connect: boolean;
+}
+
+/**
+ * Passes the request to one of the app's started Machines (chosen by the picker) and
+ * its response back. A failed attempt that sent nothing that matters is retried:
+ * first on Machines not tried yet; then, after a reset of a pooled connection, once
+ * more on the same Machine; then, for a Machine that only just started (its process
+ * may not listen yet), with backoff until the policy's budget runs out. Otherwise
+ * 502. The client leaving aborts the backend request.
+ */
+export function forwardStep(options: ForwardOptions): Step {
+  const { table, dispatcher, clock, metrics, log, onRetry } = options;
+  return async (ctx) => {
+    const { req, res } = ctx;
+    const gone = new ClientGone();
+    const onClose = (): void => {
+      if (!res.writableFinished) gone.fire();
+    };
+    res.once('close', onClose);
+    try {
+      const headers = forwardedRequestHeaders(req, {
+        clientIp: clientIp(req),
+        port: req.socket.localPort ?? 0,
+        proto: (req.socket as TLSSocket).encrypted ? 'https' : 'http',
+        region: ctx.region,
+        requestId: ctx.requestId,
+        host: ctx.host ?? '',
+      });
+      const hasBody = hasRequestBody(ctx);
+      const firstAt = clock.now();
+      const failures = new Map<string, Failure>();
+      let candidates = ctx.routes?.started ?? [];
+      let last: { entry: RouteEntry; error: Error } | undefined;
+      /** A failure not yet reported as a retry: it is one only if another attempt follows. */
+      let unreported: typeof last;
+      for (let attempts = 0; ; ) {
+        const next = chooseNext(candidates, failures, ctx, options, firstAt);
+        if (next === undefined) {
+          answerUnreachable(ctx, attempts, failures.size, last);
+          return;
+        }
+        if (unreported !== undefined) {
+          metrics.countRetry(ctx.app);
+          log.debug({ err: unreported.error, app: ctx.app, machine: unreported.entry.machineId }, 'proxy: retrying');
+          onRetry?.({
+            app: ctx.app,
+            requestId: ctx.requestId,
+            machineId: unreported.entry.machineId,
+            error: unreported.error,
+            attempts,
+          });
+          unreported = undefined;
+        }
+        if (next.waitMs > 0) {
+          await wait(clock, next.waitMs, gone);
+          if (gone.gone) return;
+          // It may have stopped while we waited: choose again from what is routable now.
+          if (table.entry(next.entry.machineId) === undefined) {
+            candidates = currentStarted(table, ctx.app);
+            continue;
+          }
+        }
+        attempts += 1;
+        const result = await exchange(dispatcher, ctx, next.entry, headers, hasBody, gone);
+        if (result.outcome !== 'failed') {
+          if (result.outcome === 'broken') {
+            log.warn({ err: result.error, app: ctx.app, machine: next.entry.machineId }, 'proxy: backend failed mid-response');
+          }
+          return;
+        }
+        if (!canRetry(result.error, result.progress)) {
+          log.warn({ err: result.error, app: ctx.app, machine: next.entry.machineId }, 'proxy: backend failed');
+          answer(
+            ctx,
+            'PROXY_BACKEND_FAILED',
+            `machine ${next.entry.machineId} of app "${ctx.app}" failed before answering: ${result.error.message}`,
+          );
+          return;
+        }
+        const failure = failures.get(next.entry.machineId) ?? { count: 0, connect: true };
+        failure.count += 1;
+        failure.connect = isConnectFailure(result.error, result.progress);
+        failures.set(next.entry.machineId, failure);
+        last = { entry: next.entry, error: result.error };
+        unreported = last;
+        // Machines may have started or stopped meanwhile.
+        candidates = currentStarted(table, ctx.app);
+      }
+    } finally {
+      res.off('close', onClose);
+    }
+  };
+}
+
+/** The next Machine to try and how long to wait first, or undefined to give up. */
+function chooseNext(
+  candidates: readonly RouteEntry[],
+  failures: ReadonlyMap<string, Failure>,
+  ctx: ProxyContext,
+  options: ForwardOptions,
+  firstAt: number,
+): { entry: RouteEntry; waitMs: number } | undefined {
+  const { picker, retry, clock } = options;
+  if (failures.size === 0) return { entry: picker(candidates, ctx), waitMs: 0 };
+  const untried = candidates.filter((c) => !failures.has(c.machineId));
+  if (untried.length > 0) return { entry: picker(untried, ctx), waitMs: 0 };
+  // A reset after dispatch is most often a pooled connection the backend had just
+  // closed: one fresh try on the same Machine.
+  const reset = candidates.filter((c) => {
+    const f = failures.get(c.machineId);
+    return f !== undefined && !f.connect && f.count === 1;
+  });
+  if (reset.length > 0) return { entry: picker(reset, ctx), waitMs: 0 };
+  const now = clock.now();
+  const left = firstAt + retry.budgetMs - now;
+  if (left <= 0) return undefined;
+  const warming = candidates.filter((c) => failures.get(c.machineId)?.connect === true && now - c.startedAt < retry.justStartedMs);
+  if (warming.length === 0) return undefined;
+  const entry = picker(warming, ctx);
+  const count = failures.get(entry.machineId)?.count ?? 1;
+  return { entry, waitMs: Math.min(left, retry.backoffMs(count)) };
+}
+
+function answerUnreachable(
+  ctx: ProxyContext,
+  attempts: number,
+  machines: number,
+  last: { entry: RouteEntry; error: Error } | undefined,
+): void {
+  const detail =
+    last === undefined
+      ? 'no started machine is left'
+      : `last error from machine ${last.entry.machineId} at ${last.entry.origin.slice('http://'.length)}: ${last.error.message}`;
+  answer(
+    ctx,
+    'PROXY_BACKEND_UNREACHABLE',
+    `Cannot reach app "${ctx.app}": no started machine accepted the request ` +
+      `(${attempts} attempt${attempts === 1 ? '' : 's'} on ${machines} machine${machines === 1 ? '' : 's'}; ${detail})`,
+  );
+}
+
+function currentStarted(table: RouteTable, app: string): readonly RouteEntry[] {
+  const routes = table.lookup(app);
+  return routes.known ? routes.started : [];
+}
+
+/** Resolves after `ms`, or at once when the client goes. */
+function wait(clock: Clock, ms: number, gone: ClientGone): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => {
+      gone.unlisten();
+      resolve();
+    }, ms);
+    gone.listen(() => {
+      timer.cancel();
+      resolve();
+    });
+  });
+}
