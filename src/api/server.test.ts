@@ -46,7 +46,7 @@ describe('Machines API', () => {
 
   before(async () => {
     store = await openSqliteStore({ path: ':memory:' });
-    app = createApiApp({ store, images, scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, drivers: ['runsc'] }]), token: TOKEN });
+    app = createApiApp({ store, images, scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]), token: TOKEN });
   });
   after(() => store.close());
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { buildHelloImage } from '../../examples/hello/build.ts';
 import { helloMachineConfig, HELLO_APP } from '../../examples/hello/app.ts';
+import { httpGet } from '../lib/http-get.ts';
 import { ApiError, type ApiClient, type MachineView } from './api-client.ts';
 
 /**
@@ -36,10 +37,9 @@ export async function waitForHttp(url: string, host: string, timeoutMs: number):
   let last = '';
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(url, { headers: { host } });
-      await response.arrayBuffer();
-      if (response.ok) return;
-      last = `HTTP ${response.status}`;
+      const response = await httpGet(url, { host, timeoutMs: 5000 });
+      if (response.status === 200) return;
+      last = `HTTP ${response.status} ${response.body.trim()}`;
     } catch (err) {
       last = (err as Error).message;
     }

@@ -60,7 +60,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
         dataDir: settings.dataDir,
         log,
         driver: new OciDriver({ runtime: settings.runtime, stateRoot: join(settings.dataDir, settings.runtime), log }),
-        network: new LinuxHostNetwork({ bridge: settings.bridge, netnsPrefix: settings.netnsPrefix }),
+        network: new LinuxHostNetwork({ bridge: settings.bridge, netnsPrefix: settings.netnsPrefix, ipv4Subnet: settings.ipv4Subnet }),
         images: {
           imageConfig: async (digest) => (await images.get(digest)).config,
           unpack: (digest) => images.unpack(digest),
@@ -106,5 +106,5 @@ async function localHost(store: Store, settings: PlatformSettings): Promise<Host
     id = `host-${shortId(4)}`;
     await store.setMeta('embedded:host-id', id);
   }
-  return { id, region: settings.region, number: 1, drivers: [settings.runtime] };
+  return { id, region: settings.region, number: settings.hostNumber, ipv4Subnet: settings.ipv4Subnet, drivers: [settings.runtime] };
 }

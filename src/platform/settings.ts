@@ -15,6 +15,10 @@ export interface PlatformSettings {
   runtime: 'runsc' | 'runc';
   bridge: string;
   netnsPrefix: string;
+  /** Host-local IPv4 subnet for Machines. */
+  ipv4Subnet: string;
+  /** This host's number in 6PN addresses. */
+  hostNumber: number;
 }
 
 /** The data dir: ALOFT_DATA_DIR, else /var/lib/aloft for root, else ~/.local/share/aloft. */
@@ -35,6 +39,8 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): PlatformS
     runtime: env['ALOFT_RUNTIME'] === 'runc' ? 'runc' : 'runsc',
     bridge: 'aloft0',
     netnsPrefix: 'aloft-',
+    ipv4Subnet: '172.19.0.0/16',
+    hostNumber: 1,
   };
 }
 
@@ -46,5 +52,8 @@ export function checkSettings(s: PlatformSettings): PlatformSettings {
   if (s.runtime !== 'runsc' && s.runtime !== 'runc') throw invalidField('start aloft', 'runtime', 'one of "runsc", "runc"', s.runtime);
   if (!/^[a-z0-9-]{1,32}$/.test(s.region)) throw invalidField('start aloft', 'region', 'a region code such as "local" or "ams"', s.region);
   if (!/^[a-zA-Z0-9_-]{1,15}$/.test(s.bridge)) throw invalidField('start aloft', 'bridge', 'an interface name of at most 15 characters', s.bridge);
+  if (!Number.isInteger(s.hostNumber) || s.hostNumber < 1 || s.hostNumber > 0xffffffff) {
+    throw invalidField('start aloft', 'host-number', 'an integer from 1 to 4294967295', s.hostNumber);
+  }
   return s;
 }

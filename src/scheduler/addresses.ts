@@ -1,6 +1,7 @@
 import type { Store } from '../store/store.ts';
 import type { MachineAddresses } from '../model/index.ts';
-import { machineIpv4, machineIpv6 } from '../net/sixpn.ts';
+import { machineIpv6 } from '../net/sixpn.ts';
+import { machineIpv4, parseIpv4Subnet } from '../net/ipv4-subnet.ts';
 import type { HostInfo } from './scheduler.ts';
 
 /**
@@ -10,5 +11,5 @@ import type { HostInfo } from './scheduler.ts';
  */
 export async function allocateAddresses(store: Store, host: HostInfo, orgNetwork: number): Promise<MachineAddresses> {
   const n = await store.nextSequence(`host:${host.id}:machine-number`);
-  return { ipv6: machineIpv6(orgNetwork, host.number, n), ipv4: machineIpv4(n) };
+  return { ipv6: machineIpv6(orgNetwork, host.number, n), ipv4: machineIpv4(parseIpv4Subnet(host.ipv4Subnet), n) };
 }

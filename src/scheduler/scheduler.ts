@@ -6,6 +6,8 @@ export interface HostInfo {
   region: string;
   /** The host's 32-bit number in 6PN addresses. */
   number: number;
+  /** The host-local IPv4 subnet Machines here get addresses from (CIDR). */
+  ipv4Subnet: string;
   drivers: string[];
 }
 

@@ -20,8 +20,10 @@ export function upCommand(program: Command): void {
     .option('--region <region>', "this host's region", defaults.region)
     .option('--runtime <runtime>', 'runsc (gVisor) or runc', defaults.runtime)
     .option('--bridge <name>', "the host bridge for Machines' networks", defaults.bridge)
+    .option('--ipv4-subnet <cidr>', "the host-local IPv4 subnet for Machines", defaults.ipv4Subnet)
+    .option('--host-number <n>', "this host's number in 6PN addresses", (v) => Number(v), defaults.hostNumber)
     .option('--no-example', 'do not deploy the example app')
-    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; example: boolean }) => {
+    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; example: boolean }) => {
       const settings = checkSettings({ ...defaults, ...opts });
       installMissingTools(requiredTools(settings.runtime), say);
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });

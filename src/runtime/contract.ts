@@ -1,0 +1,257 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { LinuxHostNetwork, machineIpv6 } from '../net/index.ts';
+import { buildBusyboxRoot } from './busybox-rootfs.ts';
+import type { Driver, RunSpec } from './driver.ts';
+
+/** What the contract needs from a driver's world besides the driver itself. */
+export interface SpecFixture {
+  /** A RunSpec for a new Machine with its own busybox root (see buildBusyboxRoot). */
+  spec(input: SpecInput): Promise<RunSpec>;
+  /** The memory limit, in bytes, that the driver gave this Machine (read from its artefacts). */
+  appliedMemoryLimit(spec: RunSpec): Promise<number | null>;
+  /** Removes every file the fixture made. */
+  cleanup(): Promise<void>;
+}
+
+/** The parts of a RunSpec a contract test chooses. */
+export interface SpecInput {
+  machineId: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  additionalGids?: number[];
+  netnsPath?: string | null;
+  files?: { path: string; content: string }[];
+  memoryMb?: number;
+}
+
+/**
+ * A SpecFixture over a temp dir: one busybox root, work dir and log per Machine.
+ * `appliedMemoryLimit` is driver-specific (an OCI driver reads its bundle).
+ */
+export async function busyboxSpecFixture(appliedMemoryLimit: SpecFixture['appliedMemoryLimit']): Promise<SpecFixture> {
+  const dir = await mkdtemp(join(tmpdir(), 'aloft-contract-'));
+  return {
+    async spec(input) {
+      const base = join(dir, input.machineId);
+      const rootfs = join(base, 'rootfs');
+      await mkdir(rootfs, { recursive: true });
+      await buildBusyboxRoot(rootfs);
+      return {
+        machineId: input.machineId,
+        rootfs,
+        workDir: base,
+        hostname: input.machineId,
+        process: {
+          args: input.args,
+          env: { PATH: '/bin', ...input.env },
+          cwd: input.cwd ?? '/',
+          uid: input.uid ?? 0,
+          gid: input.gid ?? 0,
+          additionalGids: input.additionalGids ?? [],
+        },
+        limits: { cpus: 1, memoryMb: input.memoryMb ?? 128 },
+        netnsPath: input.netnsPath ?? null,
+        files: input.files ?? [],
+        logPath: join(base, 'machine.log'),
+      };
+    },
+    appliedMemoryLimit,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Options of the contract run. */
+export interface ContractOptions {
+  /** Skip the whole suite, with the reason (e.g. not root, runtime missing). */
+  skip?: string | false;
+  /** Also run the networking case (needs root, iproute2). Default true. */
+  network?: boolean;
+}
+
+/** How long a contract case may poll for something that should take well under a second. */
+const EVENTUALLY_MS = 15_000;
+
+/**
+ * The contract every Driver runs (`runtime/driver.ts`): lifecycle, exit codes, stop
+ * escalation, process settings, limits, idempotent remove, adoption by a new driver
+ * instance, and networking through a netns from LinuxHostNetwork. `makeDriver` is called
+ * more than once: every instance must see the same Machines.
+ */
+export function runDriverContract(
+  name: string,
+  makeDriver: () => Driver,
+  makeSpecFixture: () => Promise<SpecFixture>,
+  options: ContractOptions = {},
+): void {
+  describe(`Driver contract: ${name}`, { skip: options.skip ?? false }, () => {
+    const driver = makeDriver();
+    const started = new Set<string>();
+    let fixture: SpecFixture;
+    const newId = (): string => `c${randomBytes(6).toString('hex')}`;
+
+    async function start(input: Omit<SpecInput, 'machineId'>): Promise<RunSpec> {
+      const spec = await fixture.spec({ machineId: newId(), ...input });
+      started.add(spec.machineId);
+      await driver.start(spec);
+      return spec;
+    }
+
+    before(async () => {
+      fixture = await makeSpecFixture();
+      await driver.check();
+    });
+
+    after(async () => {
+      // Remove through a fresh instance too: what one instance started, any can clean.
+      await Promise.all([...started].map((id) => makeDriver().remove(id).catch(() => undefined)));
+      await fixture?.cleanup();
+    });
+
+    it('runs the process with its env, cwd, user, files and memory limit; then adoption, escalation and remove', { timeout: 60_000 }, async () => {
+      const spec = await start({
+        args: ['sh', '-c', 'echo "uid=$(id -u) gid=$(id -g) groups=$(id -G) cwd=$(pwd) foo=$FOO file=$(cat /etc/aloft-test)"; trap "" TERM; exec sleep 600'],
+        env: { FOO: 'bar baz' },
+        cwd: '/tmp',
+        uid: 1000,
+        gid: 1000,
+        additionalGids: [2000],
+        files: [{ path: '/etc/aloft-test', content: 'placed' }],
+        memoryMb: 96,
+      });
+      const id = spec.machineId;
+      assert.equal(await driver.status(id), 'running');
+      assert.ok((await driver.list()).includes(id));
+      const line = await eventuallyInLog(spec.logPath, /uid=.*file=\S+/);
+      assert.equal(line, 'uid=1000 gid=1000 groups=1000 2000 cwd=/tmp foo=bar baz file=placed');
+      assert.equal(await fixture.appliedMemoryLimit(spec), 96 * 1024 * 1024);
+
+      // A new instance (an agent restart) sees and stops it; SIGTERM is ignored, so SIGKILL.
+      const adopter = makeDriver();
+      assert.equal(await adopter.status(id), 'running');
+      const waited = driver.wait(id);
+      const stopped = await adopter.stop(id, { signal: 'SIGTERM', timeoutMs: 300 });
+      assert.deepEqual(stopped, { exitCode: null, signal: 'SIGKILL', killed: true });
+      assert.deepEqual(await waited, { exitCode: null, signal: 'SIGKILL' });
+      assert.equal(await driver.status(id), 'stopped');
+      // Stopping what is not running resolves at once, with how it ended.
+      assert.deepEqual(await driver.stop(id, { signal: 'SIGTERM', timeoutMs: 60_000 }), { exitCode: null, signal: 'SIGKILL' });
+
+      await driver.remove(id);
+      await adopter.remove(id);
+      assert.equal(await driver.status(id), 'absent');
+      assert.ok(!(await driver.list()).includes(id));
+    });
+
+    it('reports the exit code of a process that exits by itself, to any instance', { timeout: 30_000 }, async () => {
+      const spec = await start({ args: ['sh', '-c', 'echo bye; exit 3'] });
+      assert.deepEqual(await driver.wait(spec.machineId), { exitCode: 3, signal: null });
+      assert.equal(await driver.status(spec.machineId), 'stopped');
+      assert.deepEqual(await makeDriver().wait(spec.machineId), { exitCode: 3, signal: null });
+      assert.ok((await driver.list()).includes(spec.machineId));
+      await driver.remove(spec.machineId);
+      assert.equal(await driver.status(spec.machineId), 'absent');
+    });
+
+    it('delivers signals, and stop returns how a process that exits on the signal ended', { timeout: 30_000 }, async () => {
+      const spec = await start({
+        args: ['sh', '-c', 'trap "echo got-usr1" USR1; trap "exit 7" TERM; echo ready; while true; do sleep 600 & wait $!; done'],
+      });
+      await eventuallyInLog(spec.logPath, /^ready$/);
+      await driver.signal(spec.machineId, 'SIGUSR1');
+      await eventuallyInLog(spec.logPath, /^got-usr1$/);
+      const result = await driver.stop(spec.machineId, { signal: 'SIGTERM', timeoutMs: 10_000 });
+      assert.deepEqual(result, { exitCode: 7, signal: null });
+      await driver.remove(spec.machineId);
+    });
+
+    it('fails start loudly when the process cannot run, leaving nothing behind', { timeout: 30_000 }, async () => {
+      const missing = await fixture.spec({ machineId: newId(), args: ['/bin/no-such-binary'] });
+      started.add(missing.machineId);
+      await assert.rejects(driver.start(missing), (err: Error) => /Cannot start machine/.test(err.message));
+      assert.equal(await driver.status(missing.machineId), 'absent');
+    });
+
+    describe('networking', { skip: options.network === false ? 'disabled' : process.getuid?.() === 0 ? false : 'needs root' }, () => {
+      const tag = randomBytes(3).toString('hex');
+      const third = randomInt(0, 256);
+      const network = new LinuxHostNetwork({
+        bridge: `alt${tag}`,
+        netnsPrefix: `alt${tag}-`,
+        vethPrefix: 'vc',
+        ipv4Subnet: `172.29.${third}.0/24`,
+      });
+      const id = newId();
+      const addresses = { ipv4: `172.29.${third}.2`, ipv6: machineIpv6(randomInt(1, 2 ** 32), 3, 4) };
+
+      after(async () => {
+        await makeDriver().remove(id).catch(() => undefined);
+        await network.detach(id);
+        // The bridge is ours alone (unique name): delete it whatever state it is in.
+        await new Promise((resolve) => execFile('ip', ['link', 'del', network.bridge], resolve));
+      });
+
+      it('serves HTTP from the machine at its IPv4 and IPv6, also on a second run in the same netns', { timeout: 60_000 }, async () => {
+        await network.ensureBridge();
+        const { netnsPath } = await network.attach(id, addresses);
+        const spec = await fixture.spec({ machineId: id, args: ['httpd', '-f', '-p', '8080', '-h', '/www'], netnsPath });
+        started.add(id);
+        for (let run = 1; run <= 2; run++) {
+          await driver.start(spec);
+          assert.equal(await eventuallyGet(`http://${addresses.ipv4}:8080/`), 'hello from busybox\n', `IPv4, run ${run}`);
+          assert.equal(await eventuallyGet(`http://[${addresses.ipv6}]:8080/`), 'hello from busybox\n', `IPv6, run ${run}`);
+          const result = await driver.stop(id, { signal: 'SIGKILL', timeoutMs: 10_000 });
+          assert.equal(result.signal, 'SIGKILL');
+          await driver.remove(id);
+        }
+      });
+    });
+  });
+}
+
+/** Polls a Machine's log until a line matches; returns that line. Bounded by EVENTUALLY_MS. */
+async function eventuallyInLog(logPath: string, pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + EVENTUALLY_MS;
+  for (;;) {
+    const text = await readFile(logPath, 'utf8').catch(() => '');
+    const line = text.split('\n').find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    if (Date.now() > deadline) assert.fail(`no line matching ${pattern} in ${logPath} within ${EVENTUALLY_MS} ms; log: ${text.slice(-500)}`);
+    await delay(20);
+  }
+}
+
+/** GETs a URL until it answers 200 (the server may still be binding). Bounded by EVENTUALLY_MS. */
+async function eventuallyGet(url: string): Promise<string> {
+  const deadline = Date.now() + EVENTUALLY_MS;
+  for (;;) {
+    try {
+      return await getOnce(url);
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await delay(20);
+    }
+  }
+}
+
+function getOnce(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { timeout: 2000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: HTTP ${response.statusCode}`))));
+    });
+    request.on('timeout', () => request.destroy(new Error(`${url}: timed out`)));
+    request.on('error', reject);
+  });
+}

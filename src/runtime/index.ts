@@ -1,0 +1,7 @@
+/** runtime: the Driver interface and the `oci` driver (gVisor runsc or runc). */
+export type { Driver, ExitStatus, RunSpec } from './driver.ts';
+export { OciDriver, type OciDriverOptions } from './oci-driver.ts';
+export type { RunscNetwork } from './oci-commands.ts';
+export { buildOciConfig, writeBundle, DEFAULT_CAPABILITIES, type BundleOptions, type OciConfig, type OciRuntime } from './oci-bundle.ts';
+export { placeFiles, resolveInRoot } from './rootfs-files.ts';
+export { exitStatusFromCode, signalNumber } from './exit-status.ts';

@@ -1,0 +1,317 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { AloftError, invalidField } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { commandFailed, execCommand, mustRun, tail, type CommandRunner } from './command.ts';
+import type { Driver, ExitStatus, RunSpec } from './driver.ts';
+import { signalNumber } from './exit-status.ts';
+import { writeBundle, type OciRuntime } from './oci-bundle.ts';
+import { needsEth0Restore, runCommandLine, type RunscNetwork } from './oci-commands.ts';
+import {
+  hasStarted,
+  isMonitorAlive,
+  monitorRecord,
+  readExit,
+  readRuntimeError,
+  removeRecord,
+  spawnMonitor,
+  type MonitorRecord,
+} from './oci-monitor.ts';
+import { saveOrRestoreEth0 } from './netns-eth0.ts';
+import { placeFiles } from './rootfs-files.ts';
+
+/** Options of {@link OciDriver}. */
+export interface OciDriverOptions {
+  runtime: OciRuntime;
+  /** The runtime's --root, e.g. `<dataDir>/runsc`. */
+  stateRoot: string;
+  /** Where run records (exit codes, monitor pids) live; default `<stateRoot>.aloft`. */
+  recordRoot?: string;
+  /** runsc's networking when the Machine has a netns (default "sandbox"). */
+  runscNetwork?: RunscNetwork;
+  /** Parent of every run's unique cgroup (default "/aloft"). */
+  cgroupParent?: string;
+  /** How long `start` waits for the process to exist (default 30 s). */
+  startTimeoutMs?: number;
+  log?: Logger;
+  /** Runs runtime and `ip` commands; injected by tests. */
+  run?: CommandRunner;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Quick runtime commands (state, kill, list). */
+const COMMAND_TIMEOUT_MS = 15_000;
+/** `runsc delete` of a live sandbox takes ~1.5 s (HOST.md); allow for a loaded host. */
+const DELETE_TIMEOUT_MS = 30_000;
+/** How long a SIGKILLed machine may take to be reaped before stop gives up. */
+const KILL_GRACE_MS = 15_000;
+const POLL_MS = 20;
+/** runc and runsc say this, in their words, when they have no such container. */
+const NOT_FOUND = /does not exist|not found|no such/i;
+const NOT_RUNNING = /not running|already exited|stopped|does not exist|no such process/i;
+
+/**
+ * The `oci` driver: runs a Machine as an OCI bundle under gVisor's runsc or under runc.
+ *
+ * Each run has a monitor (oci-monitor.ts) that runs the runtime in the foreground and
+ * records the exit code under `recordRoot`, so exit codes survive agent restarts. All
+ * other state is the runtime's own (`--root`), so a new instance adopts what an
+ * earlier one started: status, wait, stop and remove need nothing from memory.
+ */
+export class OciDriver implements Driver {
+  readonly name: OciRuntime;
+  readonly #stateRoot: string;
+  readonly #recordRoot: string;
+  readonly #runscNetwork: RunscNetwork;
+  readonly #cgroupParent: string;
+  readonly #startTimeoutMs: number;
+  readonly #log: Logger;
+  readonly #run: CommandRunner;
+
+  constructor(options: OciDriverOptions) {
+    this.name = options.runtime;
+    this.#stateRoot = options.stateRoot;
+    this.#recordRoot = options.recordRoot ?? `${options.stateRoot}.aloft`;
+    this.#runscNetwork = options.runscNetwork ?? 'sandbox';
+    this.#cgroupParent = options.cgroupParent ?? '/aloft';
+    this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.#log = (options.log ?? silentLogger).child({ part: 'runtime', runtime: options.runtime });
+    this.#run = options.run ?? execCommand;
+  }
+
+  async check(): Promise<void> {
+    const result = await this.#run(this.name, ['--version'], { timeoutMs: COMMAND_TIMEOUT_MS }).catch(() => null);
+    if (result === null || result.code !== 0) {
+      throw new AloftError(
+        'RUNTIME_MISSING',
+        `Cannot use runtime '${this.name}' as it is not installed or does not answer \`${this.name} --version\`: ` +
+          `install it with \`apt-get install -y ${this.name}\``,
+        { details: { runtime: this.name } },
+      );
+    }
+  }
+
+  async start(spec: RunSpec): Promise<void> {
+    const id = checkId(spec.machineId);
+    const record = monitorRecord(this.#recordRoot, id);
+    const state = await this.#state(id);
+    if (state !== null && state.status !== 'stopped') {
+      throw new AloftError('RUNTIME_FAILED', `Cannot start machine ${id} as it is already ${state.status}`);
+    }
+    // A stopped run's leftovers (runc keeps them) would make `run` refuse the id.
+    if (state !== null) await this.#delete(id);
+    await removeRecord(record);
+    await mkdir(record.dir, { recursive: true, mode: 0o700 });
+    await mkdir(this.#stateRoot, { recursive: true, mode: 0o700 });
+
+    await placeFiles(spec.rootfs, spec.files);
+    const cgroupsPath = `${this.#cgroupParent}/${id}-${randomBytes(4).toString('hex')}`;
+    const bundle = await writeBundle(spec, join(spec.workDir, 'bundle'), { runtime: this.name, cgroupsPath });
+    const input = {
+      runtime: this.name,
+      stateRoot: this.#stateRoot,
+      runscNetwork: this.#runscNetwork,
+      bundle,
+      machineId: id,
+      pidFile: record.pidFile,
+      logFile: record.runtimeLogFile,
+      netnsPath: spec.netnsPath,
+    };
+    if (needsEth0Restore(input) && spec.netnsPath !== null) {
+      await saveOrRestoreEth0(this.#run, spec.netnsPath, join(spec.workDir, 'eth0.json'));
+    }
+    const logOffset = await stat(spec.logPath).then((s) => s.size, () => 0);
+    const started = Date.now();
+    const monitorPid = await spawnMonitor(record, runCommandLine(input), spec.logPath);
+
+    const failure = await this.#startOutcome(id, record, started + this.#startTimeoutMs);
+    if (failure !== null) {
+      const output = await readLogTail(spec.logPath, logOffset);
+      await this.#forget(id, record);
+      throw new AloftError('RUNTIME_FAILED', `Cannot start machine ${id} with ${this.name} as ${failure}; its output: ${output}`, {
+        details: { machineId: id, runtime: this.name, output },
+      });
+    }
+    this.#log.info({ machineId: id, monitorPid, ms: Date.now() - started, cgroupsPath }, 'machine started');
+  }
+
+  /**
+   * Null once the process runs (or ran and exited by itself); else why the start failed.
+   * The pid file alone is not enough: runsc writes it before it loads the binary.
+   */
+  async #startOutcome(id: string, record: MonitorRecord, deadline: number): Promise<string | null> {
+    for (;;) {
+      if ((await readExit(record)) !== null) {
+        const error = await readRuntimeError(record);
+        return error === null ? null : `the runtime failed: ${error}`;
+      }
+      if (await hasStarted(record)) {
+        const state = await this.#state(id);
+        if (state?.status === 'running' || state?.status === 'stopped') return null;
+      }
+      if (!(await isMonitorAlive(record)) && (await readExit(record)) === null) return 'its monitor died';
+      if (Date.now() > deadline) return `its process did not start within ${this.#startTimeoutMs} ms`;
+      await delay(POLL_MS);
+    }
+  }
+
+  async wait(machineId: string): Promise<ExitStatus> {
+    return this.#waitExit(checkId(machineId), undefined);
+  }
+
+  async signal(machineId: string, signal: string): Promise<void> {
+    const id = checkId(machineId);
+    const number = signalNumber(signal);
+    if (number === undefined) throw invalidField('signal machine', 'signal', 'a signal name like SIGTERM', signal);
+    await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'kill', id, String(number)], COMMAND_TIMEOUT_MS);
+  }
+
+  async stop(machineId: string, options: { signal: string; timeoutMs: number }): Promise<ExitStatus> {
+    const id = checkId(machineId);
+    const record = monitorRecord(this.#recordRoot, id);
+    if ((await this.status(id)) !== 'running') return (await readExit(record)) ?? { exitCode: null, signal: null };
+    await this.#signalUnlessGone(id, options.signal);
+    const graceful = await this.#waitExitWithin(id, options.timeoutMs);
+    if (graceful !== null) return graceful;
+
+    this.#log.info({ machineId: id, signal: options.signal, timeoutMs: options.timeoutMs }, 'machine ignored the stop signal; killing');
+    await this.#signalUnlessGone(id, 'SIGKILL');
+    const killed = await this.#waitExitWithin(id, KILL_GRACE_MS);
+    if (killed === null) {
+      throw new AloftError('RUNTIME_FAILED', `Cannot stop machine ${id} as it still runs ${KILL_GRACE_MS} ms after SIGKILL`);
+    }
+    return { ...killed, killed: true };
+  }
+
+  async status(machineId: string): Promise<'running' | 'stopped' | 'absent'> {
+    const id = checkId(machineId);
+    const state = await this.#state(id);
+    if (state !== null) return state.status === 'stopped' ? 'stopped' : 'running';
+    // runsc forgets a container once its process exits; the record remembers.
+    const record = monitorRecord(this.#recordRoot, id);
+    if ((await readExit(record)) !== null) return 'stopped';
+    // Between the runtime forgetting it and the monitor writing the exit code.
+    if (await isMonitorAlive(record)) return 'running';
+    return 'absent';
+  }
+
+  async remove(machineId: string): Promise<void> {
+    const id = checkId(machineId);
+    await this.#forget(id, monitorRecord(this.#recordRoot, id));
+  }
+
+  async list(): Promise<string[]> {
+    const out = await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'list', '--format', 'json'], COMMAND_TIMEOUT_MS).catch(
+      (err: unknown) => {
+        // A root that was never created holds no containers.
+        if (err instanceof AloftError && NOT_FOUND.test(String(err.details?.['stderr']))) return 'null';
+        throw err;
+      },
+    );
+    const containers = (JSON.parse(out.trim() || 'null') ?? []) as { id?: unknown }[];
+    const ids = new Set(containers.map((c) => (typeof c.id === 'string' ? c.id : '')).filter((id) => id !== ''));
+    const records = await readdir(this.#recordRoot).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    for (const id of records) if (ID_PATTERN.test(id)) ids.add(id);
+    return [...ids].sort();
+  }
+
+  /** The exit status, or null when the machine still runs after `ms`. */
+  async #waitExitWithin(id: string, ms: number): Promise<ExitStatus | null> {
+    const abort = new AbortController();
+    const waiting = this.#waitExit(id, abort.signal);
+    // Once the race is decided, the loser's abort rejection is expected.
+    waiting.catch(() => undefined);
+    try {
+      return await Promise.race([waiting, delay(ms, null, { signal: abort.signal })]);
+    } finally {
+      abort.abort();
+    }
+  }
+
+  /** Waits for the run's exit code; polls because the monitor may belong to an earlier agent. */
+  async #waitExit(id: string, abort: AbortSignal | undefined): Promise<ExitStatus> {
+    const record = monitorRecord(this.#recordRoot, id);
+    for (let tick = 0; ; tick++) {
+      if (abort?.aborted === true) throw abort.reason;
+      const exit = await readExit(record);
+      if (exit !== null) return exit;
+      // Now and then, make sure someone will still write that file.
+      if (tick % 25 === 0 && !(await isMonitorAlive(record))) {
+        const late = await readExit(record);
+        if (late !== null) return late;
+        const state = await this.#state(id);
+        if (state === null && tick === 0) {
+          throw new AloftError('RUNTIME_FAILED', `Cannot wait for machine ${id} as ${this.name} has no such machine`);
+        }
+        // The monitor died (killed by hand?): the exit code is lost, but not the exit.
+        if (state === null || state.status === 'stopped') return { exitCode: null, signal: null };
+      }
+      await delay(POLL_MS * 2, undefined, abort === undefined ? undefined : { signal: abort });
+    }
+  }
+
+  async #signalUnlessGone(id: string, signal: string): Promise<void> {
+    try {
+      await this.signal(id, signal);
+    } catch (err) {
+      // It may have exited on its own since we looked.
+      if (err instanceof AloftError && NOT_RUNNING.test(String(err.details?.['stderr']))) return;
+      throw err;
+    }
+  }
+
+  /** Kills what still runs, deletes the runtime's state, waits for the monitor, drops the record. */
+  async #forget(id: string, record: MonitorRecord): Promise<void> {
+    // `runsc delete --force` on a live sandbox can fail with "context deadline exceeded";
+    // SIGKILL first, and a live sandbox ends in milliseconds.
+    const state = await this.#state(id);
+    if (state !== null && state.status !== 'stopped') {
+      await this.#signalUnlessGone(id, 'SIGKILL');
+      if ((await readExit(record)) === null && (await isMonitorAlive(record))) await this.#waitExitWithin(id, KILL_GRACE_MS);
+    }
+    await this.#delete(id);
+    const deadline = Date.now() + DELETE_TIMEOUT_MS;
+    // The monitor writes into the record when the runtime returns: let it finish first.
+    while ((await isMonitorAlive(record)) && Date.now() < deadline) await delay(POLL_MS);
+    await removeRecord(record);
+  }
+
+  async #delete(id: string): Promise<void> {
+    const args = ['--root', this.#stateRoot, 'delete', '--force', id];
+    const result = await this.#run(this.name, args, { timeoutMs: DELETE_TIMEOUT_MS });
+    if (result.code !== 0 && !NOT_FOUND.test(result.stderr)) throw commandFailed(this.name, args, result);
+  }
+
+  /** The runtime's `state`, or null when it has no such container. */
+  async #state(id: string): Promise<{ status: string } | null> {
+    const args = ['--root', this.#stateRoot, 'state', id];
+    const result = await this.#run(this.name, args, { timeoutMs: COMMAND_TIMEOUT_MS });
+    if (result.code !== 0) {
+      if (NOT_FOUND.test(result.stderr)) return null;
+      throw commandFailed(this.name, args, result);
+    }
+    const parsed = JSON.parse(result.stdout) as { status?: unknown };
+    return { status: typeof parsed.status === 'string' ? parsed.status : 'unknown' };
+  }
+}
+
+function checkId(machineId: string): string {
+  if (!ID_PATTERN.test(machineId)) {
+    throw invalidField('drive machine', 'machineId', '1 to 128 of [A-Za-z0-9_.-], starting alphanumeric', machineId);
+  }
+  return machineId;
+}
+
+/** What the runtime (and the process) wrote to the log since `offset`: the start error. */
+async function readLogTail(logPath: string, offset: number): Promise<string> {
+  const text = await readFile(logPath).then(
+    (buffer) => buffer.subarray(offset).toString('utf8'),
+    () => '',
+  );
+  return tail(text) || '(no output)';
+}

@@ -1,0 +1,98 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export interface PlatformProcessOptions {
+  dataDir: string;
+  apiPort: number;
+  proxyPort: number;
+  bridge: string;
+  ipv4Subnet: string;
+  hostNumber: number;
+  runtime?: 'runsc' | 'runc';
+}
+
+/** `aloft up --no-example` as a child process, as a user would run it. */
+export class PlatformProcess {
+  child: ChildProcess | undefined;
+  output = '';
+
+  constructor(readonly options: PlatformProcessOptions) {}
+
+  args(): string[] {
+    const o = this.options;
+    return [
+      join(ROOT, 'bin', 'aloft.js'), 'up', '--no-example',
+      '--data-dir', o.dataDir, '--api-port', String(o.apiPort), '--proxy-port', String(o.proxyPort),
+      '--bridge', o.bridge, '--ipv4-subnet', o.ipv4Subnet, '--host-number', String(o.hostNumber),
+      '--runtime', o.runtime ?? 'runsc',
+    ];
+  }
+
+  /** Starts it and resolves once it says it is up; rejects with its output if it exits first. */
+  start(): Promise<void> {
+    const child = spawn(process.execPath, this.args(), { env: { ...process.env, ALOFT_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.output = '';
+    return new Promise((resolve, reject) => {
+      const onData = (chunk: Buffer): void => {
+        this.output += chunk.toString();
+        if (this.output.includes('aloft is up')) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`aloft up exited with ${code} before it was up:\n${this.output}`)));
+    });
+  }
+
+  /** Sends `signal` and resolves with the exit code. */
+  stop(signal: NodeJS.Signals): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child?.exitCode ?? null);
+    return new Promise((resolve) => {
+      child.once('exit', (code) => resolve(code));
+      child.kill(signal);
+    });
+  }
+
+  get token(): string {
+    return readFileSync(join(this.options.dataDir, 'api-token'), 'utf8').trim();
+  }
+}
+
+/**
+ * Removes everything a test platform may have left on the host, by name: its sandboxes
+ * (under its own runsc root), the netns of the machines it ran, its bridge, its mounts.
+ */
+export function cleanUpHost(options: PlatformProcessOptions, machineIds: Iterable<string>): void {
+  const runtime = options.runtime ?? 'runsc';
+  const stateRoot = join(options.dataDir, runtime);
+  const listed = spawnSync(runtime, ['--root', stateRoot, 'list', '--quiet'], { encoding: 'utf8' });
+  for (const id of (listed.stdout ?? '').split('\n').filter(Boolean)) {
+    spawnSync(runtime, ['--root', stateRoot, 'kill', id, 'KILL'], { stdio: 'ignore' });
+    spawnSync(runtime, ['--root', stateRoot, 'delete', '--force', id], { stdio: 'ignore' });
+  }
+  for (const id of machineIds) spawnSync('ip', ['netns', 'del', `aloft-${id}`], { stdio: 'ignore' });
+  spawnSync('ip', ['link', 'del', options.bridge], { stdio: 'ignore' });
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((mountPoint) => mountPoint.startsWith(options.dataDir))
+    .reverse();
+  for (const mountPoint of mounts) spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+}
