@@ -201,6 +201,17 @@ describe('Agent', () => {
     assert.equal(world.sandboxes.has(m.id), false);
   });
 
+  test('a destroy whose first try fails is retried, not left half-way (regression: runsc forgot a killed sandbox)', async () => {
+    await newAgent();
+    const m = await createMachine('created');
+    await request(m.id, ['created'], 'starting');
+    await reach(m.id, 'started');
+    world.failStops = 1;
+    await request(m.id, ['started'], 'destroying');
+    await reach(m.id, 'destroyed');
+    assert.equal(world.sandboxes.has(m.id), false);
+  });
+
   test('stopping the host stops machines, and the next agent starts them again', async () => {
     const first = await newAgent();
     const m = await createMachine('created');

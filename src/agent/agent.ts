@@ -13,6 +13,10 @@ import { buildRunSpec } from './run-spec.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { restartDecision } from './restart-policy.ts';
 
+/** Backoff of failed reconciles: 0.5 s, 1 s, 2 s… up to 30 s between tries. */
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
 export interface AgentOptions {
   host: HostInfo;
   store: Store;
@@ -41,6 +45,8 @@ export class Agent {
   readonly #waiting = new Map<string, string>();
   /** Exits seen by a waiter, handled by the machine's next reconcile. */
   readonly #exits = new Map<string, ExitStatus>();
+  /** Failed reconciles per machine, and the timer that tries again. */
+  readonly #retries = new Map<string, { attempts: number; timer: NodeJS.Timeout }>();
   #unwatch: (() => void) | undefined;
   #stopping = false;
 
@@ -48,8 +54,11 @@ export class Agent {
     this.#o = options;
     this.#log = (options.log ?? silentLogger).child({ part: 'agent', host: options.host.id });
     this.#queue = new SerialQueue(
-      (id) => this.#reconcile(id),
-      (id, err) => this.#log.error({ err, machine: id }, 'reconcile failed'),
+      async (id) => {
+        await this.#reconcile(id);
+        this.#retries.delete(id);
+      },
+      (id, err) => this.#retryLater(id, err),
     );
   }
 
@@ -81,6 +90,8 @@ export class Agent {
   async stop(options: { stopMachines: boolean }): Promise<void> {
     this.#stopping = true;
     this.#unwatch?.();
+    for (const { timer } of this.#retries.values()) clearTimeout(timer);
+    this.#retries.clear();
     await this.#queue.idle();
     if (options.stopMachines) {
       const running = (await this.#o.store.listMachines({ hostId: this.#o.host.id })).filter((m) => m.state === 'started');
@@ -106,6 +117,23 @@ export class Agent {
   /** Resolves when no reconcile is running (for tests and orderly shutdown). */
   idle(): Promise<void> {
     return this.#queue.idle();
+  }
+
+  /**
+   * A reconcile that failed (a runtime hiccup, a busy mount) is tried again with
+   * backoff, so a Machine is never left half-way in a transient state; each try reads
+   * fresh state, so a user's later request wins over the failed one.
+   */
+  #retryLater(id: string, err: unknown): void {
+    const attempts = (this.#retries.get(id)?.attempts ?? 0) + 1;
+    const delayMs = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** (attempts - 1));
+    this.#log.error({ err, machine: id, attempts, retryInMs: delayMs }, 'reconcile failed; will retry');
+    if (this.#stopping) return;
+    clearTimeout(this.#retries.get(id)?.timer);
+    const timer = setTimeout(() => {
+      if (!this.#stopping) void this.#queue.schedule(id);
+    }, delayMs);
+    this.#retries.set(id, { attempts, timer });
   }
 
   #machineDir(id: string): string {

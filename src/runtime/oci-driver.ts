@@ -50,7 +50,7 @@ const KILL_GRACE_MS = 15_000;
 const POLL_MS = 20;
 /** runc and runsc say this, in their words, when they have no such container. */
 const NOT_FOUND = /does not exist|not found|no such/i;
-const NOT_RUNNING = /not running|already exited|stopped|does not exist|no such process/i;
+const NOT_RUNNING = /not running|already exited|stopped|does not exist|no such process|no such file or directory/i;
 
 /**
  * The `oci` driver: runs a Machine as an OCI bundle under gVisor's runsc or under runc.
@@ -173,8 +173,8 @@ export class OciDriver implements Driver {
     const record = monitorRecord(this.#recordRoot, id);
     if ((await this.status(id)) !== 'running') return (await readExit(record)) ?? { exitCode: null, signal: null };
     await this.#signalUnlessGone(id, options.signal);
-    const graceful = await this.#waitExitWithin(id, options.timeoutMs);
-    if (graceful !== null) return graceful;
+    const graceful = await this.#waitExitWithin(id, options.signal === 'SIGKILL' ? Math.max(options.timeoutMs, KILL_GRACE_MS) : options.timeoutMs);
+    if (graceful !== null) return options.signal === 'SIGKILL' ? { ...graceful, killed: true } : graceful;
 
     this.#log.info({ machineId: id, signal: options.signal, timeoutMs: options.timeoutMs }, 'machine ignored the stop signal; killing');
     await this.#signalUnlessGone(id, 'SIGKILL');
@@ -259,8 +259,11 @@ export class OciDriver implements Driver {
     try {
       await this.signal(id, signal);
     } catch (err) {
-      // It may have exited on its own since we looked.
+      // It may have exited since we looked: runsc forgets a sandbox as soon as it dies and
+      // then answers "loading container: … no such file or directory". Whatever the
+      // wording, a process that is gone (or goes within the grace) needs no signal.
       if (err instanceof AloftError && NOT_RUNNING.test(String(err.details?.['stderr']))) return;
+      if ((await this.#waitExitWithin(id, KILL_GRACE_MS)) !== null) return;
       throw err;
     }
   }

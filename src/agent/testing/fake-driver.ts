@@ -9,6 +9,8 @@ export class FakeWorld {
   readonly sandboxes = new Map<string, { running: boolean; spec: RunSpec; exit?: ExitStatus; waiters: ((s: ExitStatus) => void)[] }>();
   starts: string[] = [];
   failNextStart: string | undefined;
+  /** How many of the next stops throw, as a runtime hiccup would. */
+  failStops = 0;
 
   /** The machine's process exits by itself. */
   exit(id: string, status: ExitStatus): void {
@@ -47,6 +49,10 @@ export class FakeDriver implements Driver {
   async signal(): Promise<void> {}
 
   async stop(id: string, options: { signal: string; timeoutMs: number }): Promise<ExitStatus> {
+    if (this.world.failStops > 0) {
+      this.world.failStops--;
+      throw new AloftError('RUNTIME_FAILED', 'fake: stop failed');
+    }
     const box = this.world.sandboxes.get(id);
     if (!box || !box.running) return { exitCode: null, signal: null };
     const status = { exitCode: null, signal: options.signal };
