@@ -28,6 +28,13 @@ export const ERROR_CODES = {
   IMAGE_INVALID: { status: 400, kind: 'user', summary: 'the image is malformed or fails verification' },
   IMAGE_UNSAFE: { status: 400, kind: 'user', summary: 'an image layer tries to escape its root' },
 
+  // the edge proxy's own answers, given instead of a backend's (src/proxy/answers.ts)
+  PROXY_NO_ROUTE: { status: 404, kind: 'user', summary: "the Host names no app under the edge's domain" },
+  PROXY_NO_STARTED_MACHINE: { status: 503, kind: 'system', summary: 'the app has no started machine; retry shortly' },
+  PROXY_BACKEND_UNREACHABLE: { status: 502, kind: 'system', summary: 'no started machine of the app accepted a connection' },
+  PROXY_BACKEND_FAILED: { status: 502, kind: 'system', summary: 'the machine failed after the request was sent and before it answered' },
+  PROXY_INTERNAL: { status: 500, kind: 'system', summary: 'a bug in the proxy itself' },
+
   // runtime and host
   RUNTIME_FAILED: { status: 500, kind: 'system', summary: 'the runtime driver failed' },
   RUNTIME_MISSING: { status: 500, kind: 'system', summary: 'a runtime binary is not installed' },

@@ -17,4 +17,4 @@ export {
   parseIpv4Subnet,
   type Ipv4Subnet,
 } from './ipv4-subnet.ts';
-export type { CommandResult, CommandRunner } from './command.ts';
+export type { CommandResult, CommandRunner } from '../lib/command.ts';

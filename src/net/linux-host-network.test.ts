@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { connect } from 'node:net';
 import { once } from 'node:events';
+import { execCommand, type CommandResult, type CommandRunner } from '../lib/command.ts';
 import { isAloftError } from '../lib/errors.ts';
-import { execCommand, type CommandResult, type CommandRunner } from './command.ts';
 import { LinuxHostNetwork } from './linux-host-network.ts';
 import { machineIpv6 } from './sixpn.ts';
 
@@ -126,6 +126,7 @@ describe('LinuxHostNetwork (real, root)', { skip: isRoot ? false : 'needs root' 
   const id = `n${randomBytes(6).toString('hex')}`;
   const addresses = { ipv4: `172.30.${third}.2`, ipv6: machineIpv6(randomInt(1, 2 ** 32), 7, 9) };
   let server: ChildProcess | undefined;
+  const ip = (args: string[]): Promise<CommandResult> => execCommand('ip', args, { timeoutMs: 15_000, errorCode: 'NETWORK_FAILED' });
 
   async function stopServer(): Promise<void> {
     if (server === undefined || server.exitCode !== null || server.signalCode !== null) return;
@@ -142,7 +143,7 @@ describe('LinuxHostNetwork (real, root)', { skip: isRoot ? false : 'needs root' 
   after(async () => {
     await stopServer();
     await network.detach(id);
-    await execCommand('ip', ['link', 'del', network.bridge]);
+    await ip(['link', 'del', network.bridge]);
   });
 
   it('attaches a netns that the host reaches over IPv4 and IPv6, idempotently', async () => {
@@ -171,7 +172,7 @@ describe('LinuxHostNetwork (real, root)', { skip: isRoot ? false : 'needs root' 
     await network.detach(id);
     await network.detach(id);
     assert.deepEqual(await network.list(), []);
-    const link = await execCommand('ip', ['link', 'show', network.hostVethName(id)]);
+    const link = await ip(['link', 'show', network.hostVethName(id)]);
     assert.notEqual(link.code, 0);
   });
 });

@@ -1,6 +1,6 @@
+import { commandFailed, execCommand, mustRun, type CommandOptions, type CommandRunner } from '../lib/command.ts';
 import { invalidField } from '../lib/errors.ts';
 import type { MachineAddresses } from '../model/index.ts';
-import { commandFailed, execCommand, mustRun, type CommandRunner } from './command.ts';
 import type { HostNetwork } from './host-network.ts';
 import { DEFAULT_IPV4_SUBNET, ipv4Gateway, ipv4ToNumber, parseIpv4Subnet, type Ipv4Subnet } from './ipv4-subnet.ts';
 import { SIXPN_ONLINK_PREFIX, parse6pn, sixpnGateway } from './sixpn.ts';
@@ -26,6 +26,8 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const IFNAME_PATTERN = /^[A-Za-z0-9_.-]{1,15}$/;
 /** Characters of the machine id in the veth name: 15 (IFNAMSIZ-1) minus the prefix. */
 const VETH_ID_CHARS = 12;
+/** Each `ip` call is quick; one that hangs this long is stuck (e.g. on a lock). */
+const IP: CommandOptions = { timeoutMs: 15_000, errorCode: 'NETWORK_FAILED' };
 /** `ip` failures that mean "already gone", which detach treats as done. */
 const GONE = /Cannot find device|No such file or directory|does not exist/;
 
@@ -128,7 +130,7 @@ export class LinuxHostNetwork implements HostNetwork {
   }
 
   async list(): Promise<string[]> {
-    const out = await mustRun(this.#run, 'ip', ['-j', 'netns', 'list']);
+    const out = await mustRun(this.#run, 'ip', ['-j', 'netns', 'list'], IP);
     const entries = (out.trim() === '' ? [] : JSON.parse(out)) as { name?: unknown }[];
     return entries
       .map((entry) => (typeof entry.name === 'string' ? entry.name : ''))
@@ -152,15 +154,15 @@ export class LinuxHostNetwork implements HostNetwork {
   }
 
   #ip(args: string[]): Promise<string> {
-    return mustRun(this.#run, 'ip', args);
+    return mustRun(this.#run, 'ip', args, IP);
   }
 
   /** Runs `ip args`; true when it did something, false when it failed with `ok` in stderr. */
   async #tolerate(args: string[], ok: RegExp): Promise<boolean> {
-    const result = await this.#run('ip', args);
+    const result = await this.#run('ip', args, IP);
     if (result.code === 0) return true;
     if (ok.test(result.stderr)) return false;
-    throw commandFailed('ip', args, result);
+    throw commandFailed('ip', args, result, IP.errorCode);
   }
 }
 

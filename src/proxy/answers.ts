@@ -1,26 +1,21 @@
+import { ERROR_CODES, type ErrorCode } from '../lib/errors.ts';
 import type { ProxyContext } from './context.ts';
 
 /**
- * The answers the edge gives itself instead of a backend's, one catalogue so codes
- * stay stable for clients and for metrics. (Candidates for lib/error-codes.ts once
- * the proxy's codes settle; kept here while only the proxy answers them.)
+ * The codes the edge answers with itself instead of a backend's. Status, kind and
+ * summary live in the one catalogue (lib/error-codes.ts) so the codes stay unique and
+ * stable for clients and metrics; this list only says which of them the proxy uses.
  */
-export const PROXY_ANSWERS = {
-  /** The Host names no app under the edge's domain. */
-  PROXY_NO_ROUTE: { status: 404 },
-  /** The Host names an app the store does not have. */
-  APP_NOT_FOUND: { status: 404 },
-  /** The app exists but no Machine of it is started (maybe one is starting). */
-  PROXY_NO_STARTED_MACHINE: { status: 503 },
-  /** No started Machine accepted a connection. */
-  PROXY_BACKEND_UNREACHABLE: { status: 502 },
-  /** The backend failed after the request was sent and before it answered. */
-  PROXY_BACKEND_FAILED: { status: 502 },
-  /** A bug in the proxy itself. */
-  PROXY_INTERNAL: { status: 500 },
-} as const satisfies Record<string, { status: number }>;
+export const PROXY_ANSWER_CODES = [
+  'PROXY_NO_ROUTE',
+  'APP_NOT_FOUND',
+  'PROXY_NO_STARTED_MACHINE',
+  'PROXY_BACKEND_UNREACHABLE',
+  'PROXY_BACKEND_FAILED',
+  'PROXY_INTERNAL',
+] as const satisfies readonly ErrorCode[];
 
-export type ProxyAnswerCode = keyof typeof PROXY_ANSWERS;
+export type ProxyAnswerCode = (typeof PROXY_ANSWER_CODES)[number];
 
 /**
  * Ends the response with a proxy answer: status from the catalogue, a small JSON body
@@ -37,7 +32,7 @@ export function answer(
   const { res } = ctx;
   if (res.headersSent || res.destroyed) return;
   const body = `${JSON.stringify({ error: message, code })}\n`;
-  res.statusCode = PROXY_ANSWERS[code].status;
+  res.statusCode = ERROR_CODES[code].status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
   res.setHeader('aloft-error', code);

@@ -10,6 +10,6 @@ export { createContext, type ProxyContext } from './context.ts';
 export { randomPicker, type Picker } from './picker.ts';
 export { defaultRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 export { ProxyMetrics } from './metrics.ts';
-export { PROXY_ANSWERS, answer, type ProxyAnswerCode } from './answers.ts';
+export { PROXY_ANSWER_CODES, answer, type ProxyAnswerCode } from './answers.ts';
 export { appFromHost } from './host.ts';
 export type { RetryEvent } from './steps/forward.ts';

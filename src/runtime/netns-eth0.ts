@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { mustRun, type CommandRunner } from './command.ts';
+import { mustRun, type CommandOptions, type CommandRunner } from '../lib/command.ts';
 
 /** eth0's global addresses and gateway routes, as saved between runs. */
 export interface Eth0Snapshot {
@@ -7,7 +7,7 @@ export interface Eth0Snapshot {
   routes: { family: 'inet' | 'inet6'; dst: string; gateway: string }[];
 }
 
-const IP_TIMEOUT_MS = 10_000;
+const IP_COMMAND: CommandOptions = { timeoutMs: 10_000, errorCode: 'RUNTIME_FAILED' };
 
 /**
  * runsc's sandbox network takes eth0 over and strips its addresses and IPv4 routes from
@@ -17,7 +17,7 @@ const IP_TIMEOUT_MS = 10_000;
  * A netns without eth0 is left alone.
  */
 export async function saveOrRestoreEth0(run: CommandRunner, netnsPath: string, snapshotFile: string): Promise<void> {
-  const ip = (args: string[]): Promise<string> => mustRun(run, 'nsenter', [`--net=${netnsPath}`, 'ip', ...args], IP_TIMEOUT_MS);
+  const ip = (args: string[]): Promise<string> => mustRun(run, 'nsenter', [`--net=${netnsPath}`, 'ip', ...args], IP_COMMAND);
   const links = JSON.parse((await ip(['-j', 'link', 'show'])) || '[]') as { ifname?: string }[];
   if (!links.some((link) => link.ifname === 'eth0')) return;
   const current = await readEth0(ip);

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { commandFailed, execCommand, mustRun, tail, type CommandOptions, type CommandRunner } from '../lib/command.ts';
 import { AloftError, invalidField } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import { commandFailed, execCommand, mustRun, tail, type CommandRunner } from './command.ts';
 import type { Driver, ExitStatus, RunSpec } from './driver.ts';
 import { signalNumber } from './exit-status.ts';
 import { writeBundle, type OciRuntime } from './oci-bundle.ts';
@@ -42,9 +42,10 @@ export interface OciDriverOptions {
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Quick runtime commands (state, kill, list). */
-const COMMAND_TIMEOUT_MS = 15_000;
+const QUICK_COMMAND: CommandOptions = { timeoutMs: 15_000, errorCode: 'RUNTIME_FAILED' };
 /** `runsc delete` of a live sandbox takes ~1.5 s (HOST.md); allow for a loaded host. */
 const DELETE_TIMEOUT_MS = 30_000;
+const DELETE_COMMAND: CommandOptions = { timeoutMs: DELETE_TIMEOUT_MS, errorCode: 'RUNTIME_FAILED' };
 /** How long a SIGKILLed machine may take to be reaped before stop gives up. */
 const KILL_GRACE_MS = 15_000;
 const POLL_MS = 20;
@@ -82,7 +83,7 @@ export class OciDriver implements Driver {
   }
 
   async check(): Promise<void> {
-    const result = await this.#run(this.name, ['--version'], { timeoutMs: COMMAND_TIMEOUT_MS }).catch(() => null);
+    const result = await this.#run(this.name, ['--version'], QUICK_COMMAND).catch(() => null);
     if (result === null || result.code !== 0) {
       throw new AloftError(
         'RUNTIME_MISSING',
@@ -165,7 +166,7 @@ export class OciDriver implements Driver {
     const id = checkId(machineId);
     const number = signalNumber(signal);
     if (number === undefined) throw invalidField('signal machine', 'signal', 'a signal name like SIGTERM', signal);
-    await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'kill', id, String(number)], COMMAND_TIMEOUT_MS);
+    await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'kill', id, String(number)], QUICK_COMMAND);
   }
 
   async stop(machineId: string, options: { signal: string; timeoutMs: number }): Promise<ExitStatus> {
@@ -203,7 +204,7 @@ export class OciDriver implements Driver {
   }
 
   async list(): Promise<string[]> {
-    const out = await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'list', '--format', 'json'], COMMAND_TIMEOUT_MS).catch(
+    const out = await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'list', '--format', 'json'], QUICK_COMMAND).catch(
       (err: unknown) => {
         // A root that was never created holds no containers.
         if (err instanceof AloftError && NOT_FOUND.test(String(err.details?.['stderr']))) return 'null';
@@ -286,17 +287,17 @@ export class OciDriver implements Driver {
 
   async #delete(id: string): Promise<void> {
     const args = ['--root', this.#stateRoot, 'delete', '--force', id];
-    const result = await this.#run(this.name, args, { timeoutMs: DELETE_TIMEOUT_MS });
-    if (result.code !== 0 && !NOT_FOUND.test(result.stderr)) throw commandFailed(this.name, args, result);
+    const result = await this.#run(this.name, args, DELETE_COMMAND);
+    if (result.code !== 0 && !NOT_FOUND.test(result.stderr)) throw commandFailed(this.name, args, result, 'RUNTIME_FAILED');
   }
 
   /** The runtime's `state`, or null when it has no such container. */
   async #state(id: string): Promise<{ status: string } | null> {
     const args = ['--root', this.#stateRoot, 'state', id];
-    const result = await this.#run(this.name, args, { timeoutMs: COMMAND_TIMEOUT_MS });
+    const result = await this.#run(this.name, args, QUICK_COMMAND);
     if (result.code !== 0) {
       if (NOT_FOUND.test(result.stderr)) return null;
-      throw commandFailed(this.name, args, result);
+      throw commandFailed(this.name, args, result, 'RUNTIME_FAILED');
     }
     const parsed = JSON.parse(result.stdout) as { status?: unknown };
     return { status: typeof parsed.status === 'string' ? parsed.status : 'unknown' };
