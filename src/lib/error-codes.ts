@@ -11,17 +11,39 @@ export const ERROR_CODES = {
   MALFORMED_JSON: { status: 400, kind: 'user', summary: 'the request body is not valid JSON' },
   UNAUTHORIZED: { status: 401, kind: 'user', summary: 'missing or wrong bearer token' },
   NOT_FOUND: { status: 404, kind: 'user', summary: 'no such route' },
+  FORBIDDEN: { status: 403, kind: 'user', summary: "the token's scope does not allow this (read-only, another app, or not the operator)" },
+  PAYLOAD_TOO_LARGE: { status: 413, kind: 'user', summary: 'the request body is over the size limit' },
+  RATE_LIMITED: { status: 429, kind: 'user', summary: 'too many requests for this machine and action; retry after Retry-After seconds' },
 
   // apps
   APP_NOT_FOUND: { status: 404, kind: 'user', summary: 'no app by that name' },
   APP_EXISTS: { status: 409, kind: 'user', summary: 'an app by that name already exists' },
   APP_HAS_MACHINES: { status: 409, kind: 'user', summary: 'the app still has live machines' },
 
+  // organizations and API tokens
+  ORG_NOT_FOUND: { status: 404, kind: 'user', summary: 'no org by that slug' },
+  ORG_EXISTS: { status: 409, kind: 'user', summary: 'an org by that slug already exists' },
+  TOKEN_NOT_FOUND: { status: 404, kind: 'user', summary: 'no API token by that id' },
+
+  // machine leases
+  LEASE_NOT_FOUND: { status: 404, kind: 'user', summary: 'the machine has no unexpired lease' },
+  MACHINE_LEASED: { status: 409, kind: 'user', summary: "another holder's unexpired lease covers the machine; send its nonce in fly-machine-lease-nonce" },
+
   // machines
   MACHINE_NOT_FOUND: { status: 404, kind: 'user', summary: 'no machine by that id in the app' },
   MACHINE_NAME_TAKEN: { status: 409, kind: 'user', summary: 'a machine by that name exists in the app' },
   ILLEGAL_TRANSITION: { status: 412, kind: 'user', summary: 'the machine cannot do that in its current state' },
   WAIT_TIMEOUT: { status: 408, kind: 'user', summary: 'the machine did not reach the state in time' },
+  METADATA_NOT_FOUND: { status: 404, kind: 'user', summary: 'the machine has no metadata key by that name' },
+  EXEC_TIMEOUT: { status: 408, kind: 'user', summary: 'a command run in the machine did not finish in time' },
+  HOST_UNAVAILABLE: { status: 503, kind: 'system', summary: "the machine's host cannot be reached for this action" },
+
+  // volumes
+  VOLUME_NOT_FOUND: { status: 404, kind: 'user', summary: 'no volume by that id in the app' },
+  VOLUME_SNAPSHOT_NOT_FOUND: { status: 404, kind: 'user', summary: 'no snapshot by that id' },
+  VOLUME_IN_USE: { status: 409, kind: 'user', summary: 'a machine that is not destroyed mounts the volume' },
+  VOLUME_ILLEGAL_STATE: { status: 412, kind: 'user', summary: 'the volume cannot do that in its current state' },
+  VOLUME_FAILED: { status: 500, kind: 'system', summary: 'a volume operation on the host disk failed' },
 
   // images
   IMAGE_NOT_FOUND: { status: 400, kind: 'user', summary: 'the image reference names nothing' },

@@ -35,3 +35,25 @@ export function machineName(): string {
   const noun = NOUNS[bytes[1]! % NOUNS.length]!;
   return `${adjective}-${noun}-${bytes.readUInt16BE(2) % 10000}`;
 }
+
+const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/** `n` random lowercase letters and digits (rejection-free: 256 % 36 bias is negligible here). */
+function randomAlnum(n: number): string {
+  return [...randomBytes(n)].map((b) => ID_ALPHABET[b % ID_ALPHABET.length]!).join('');
+}
+
+/** A Fly-style volume id: `vol_` + 16 lowercase letters and digits. */
+export function volumeId(): string {
+  return `vol_${randomAlnum(16)}`;
+}
+
+/** True when `id` has the shape of a volume id. */
+export function isVolumeId(id: string): boolean {
+  return /^vol_[a-z0-9]{16}$/.test(id);
+}
+
+/** A volume snapshot id: `vs_` + 16 lowercase letters and digits. */
+export function snapshotId(): string {
+  return `vs_${randomAlnum(16)}`;
+}

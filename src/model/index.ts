@@ -2,3 +2,4 @@
 export * from './machine-config.ts';
 export * from './machine.ts';
 export * from './events.ts';
+export * from './volume.ts';

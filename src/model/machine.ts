@@ -66,6 +66,8 @@ export interface Machine {
   /** Resolved image: the digest it was created from. */
   imageRef: { registry: string; repository: string; tag: string; digest: string };
   addresses: MachineAddresses | null;
+  /** Set while the Machine is cordoned: the proxy sends it no new traffic. Absent = false. */
+  cordoned?: boolean;
   /** Monotonic per-machine version of this record; bumps on every write. */
   version: number;
   createdAt: number;

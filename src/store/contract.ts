@@ -1,8 +1,12 @@
 import { describe } from 'node:test';
 import type { Store } from './store.ts';
 import { appsContract } from './contract/apps.ts';
+import { authContract } from './contract/auth.ts';
 import { eventsAndMetaContract } from './contract/events-meta.ts';
+import { leasesContract } from './contract/leases.ts';
 import { machinesContract } from './contract/machines.ts';
+import { versionsContract } from './contract/versions.ts';
+import { volumesContract } from './contract/volumes.ts';
 import { watchContract } from './contract/watch.ts';
 
 /**
@@ -18,5 +22,9 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     machinesContract(open);
     eventsAndMetaContract(open);
     watchContract(open);
+    volumesContract(open);
+    leasesContract(open);
+    authContract(open);
+    versionsContract(open);
   });
 }

@@ -1,5 +1,8 @@
 import type { AloftError } from '../lib/errors.ts';
-import type { App, Machine, MachineEvent, MachineState } from '../model/index.ts';
+import type { App, Machine, MachineEvent, MachineState, Volume } from '../model/index.ts';
+import type { AuthStore } from './auth-store.ts';
+import type { LeaseStore } from './lease-store.ts';
+import type { VolumeStore } from './volume-store.ts';
 
 /**
  * The Store: aloft's shared state (apps, machines, machine events, counters), behind
@@ -11,7 +14,7 @@ import type { App, Machine, MachineEvent, MachineState } from '../model/index.ts
  * after it (replayed from the change log), then live ones: this is how the agent,
  * proxy and DNS follow the store without polling, and resume after a restart.
  */
-export interface Store {
+export interface Store extends VolumeStore, LeaseStore, AuthStore {
   // apps
   /** Throws APP_EXISTS when the name is taken. */
   createApp(app: App): Promise<App>;
@@ -34,6 +37,12 @@ export interface Store {
   updateMachine(id: string, change: MachineChange): Promise<Machine>;
   /** Removes the record entirely (after `destroyed`, for garbage collection). */
   deleteMachine(id: string): Promise<void>;
+  /**
+   * Every config the machine has had, newest first. createMachine records the first;
+   * an updateMachine that changes `instanceId` marks the live one replaced and records
+   * the new one, in the same transaction.
+   */
+  listMachineVersions(machineId: string): Promise<MachineVersion[]>;
 
   // events
   appendEvent(machineId: string, event: MachineEvent): Promise<void>;
@@ -58,6 +67,15 @@ export interface Store {
   watch(listener: ChangeListener, options?: WatchOptions): () => void;
 
   close(): Promise<void>;
+}
+
+/** One config version of a machine (Fly's MachineVersion). */
+export interface MachineVersion {
+  instanceId: string;
+  config: Machine['config'];
+  createdAt: number;
+  /** When a newer version replaced it; absent for the live one. */
+  replacedAt?: number;
 }
 
 export interface MachineFilter {
@@ -97,4 +115,6 @@ export type Change =
   | { revision: number; kind: 'app'; op: 'put'; key: string; app: App }
   | { revision: number; kind: 'app'; op: 'delete'; key: string }
   | { revision: number; kind: 'machine'; op: 'put'; key: string; machine: Machine }
-  | { revision: number; kind: 'machine'; op: 'delete'; key: string };
+  | { revision: number; kind: 'machine'; op: 'delete'; key: string }
+  | { revision: number; kind: 'volume'; op: 'put'; key: string; volume: Volume }
+  | { revision: number; kind: 'volume'; op: 'delete'; key: string };

@@ -73,6 +73,103 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Every config a Machine has had (Fly's versions): the live one has no replaced_at.
+    // Backfilled with each existing Machine's current config. `cordoned` is Fly's
+    // flag that keeps new proxy traffic away from a Machine.
+    id: '0002-machine-versions',
+    sql: `
+      CREATE TABLE machine_versions (
+        machine_id  TEXT NOT NULL REFERENCES machines (id) ON DELETE CASCADE,
+        instance_id TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        replaced_at INTEGER,
+        PRIMARY KEY (machine_id, instance_id)
+      );
+      INSERT INTO machine_versions (machine_id, instance_id, config, created_at)
+        SELECT id, instance_id, config, updated_at FROM machines;
+      ALTER TABLE machines ADD COLUMN cordoned INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    id: '0003-leases',
+    sql: `
+      -- One lease per machine at most; an expired row is simply overwritten by the next
+      -- acquirer (expiry is checked at use), so no timer has to clean up.
+      CREATE TABLE machine_leases (
+        machine_id  TEXT PRIMARY KEY REFERENCES machines (id) ON DELETE CASCADE,
+        nonce       TEXT NOT NULL,
+        owner       TEXT NOT NULL,
+        description TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    id: '0004-orgs-tokens',
+    sql: `
+      CREATE TABLE orgs (
+        slug       TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      -- The embedded platform's one org, which apps default to.
+      INSERT INTO orgs (slug, name, created_at) VALUES ('personal', 'Personal', 0);
+
+      -- Only the sha256 of a token's secret is kept; the secret is shown once.
+      CREATE TABLE api_tokens (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        org_slug   TEXT NOT NULL REFERENCES orgs (slug),
+        app_name   TEXT,
+        read_only  INTEGER NOT NULL,
+        hash       TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE INDEX api_tokens_org ON api_tokens (org_slug);
+    `,
+  },
+  {
+    id: '0005-volumes',
+    sql: `
+      -- No foreign key to apps: a volume's file outlives its record's app until the
+      -- agent has deleted it, so the rows must not block (or cascade from) an app delete.
+      CREATE TABLE volumes (
+        id                  TEXT PRIMARY KEY,
+        name                TEXT NOT NULL,
+        app_name            TEXT NOT NULL,
+        region              TEXT NOT NULL,
+        host_id             TEXT NOT NULL,
+        size_gb             INTEGER NOT NULL,
+        state               TEXT NOT NULL,
+        attached_machine_id TEXT,
+        encrypted           INTEGER NOT NULL,
+        snapshot_retention  INTEGER NOT NULL,
+        auto_backup_enabled INTEGER NOT NULL,
+        source              TEXT,
+        error               TEXT,
+        created_at          INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL
+      );
+      CREATE INDEX volumes_app_name ON volumes (app_name);
+      CREATE INDEX volumes_host_id ON volumes (host_id);
+
+      CREATE TABLE volume_snapshots (
+        id             TEXT PRIMARY KEY,
+        volume_id      TEXT NOT NULL REFERENCES volumes (id),
+        app_name       TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        size           INTEGER NOT NULL,
+        digest         TEXT NOT NULL,
+        volume_size_gb INTEGER NOT NULL,
+        error          TEXT,
+        created_at     INTEGER NOT NULL
+      );
+      CREATE INDEX volume_snapshots_volume ON volume_snapshots (volume_id, created_at);
+    `,
+  },
 ];
 
 /**

@@ -1,4 +1,4 @@
-import type { App, Machine, MachineEvent } from '../../model/index.ts';
+import type { App, Machine, MachineEvent, Volume } from '../../model/index.ts';
 import type { Change } from '../store.ts';
 
 /** A row of `apps`, as SQLite returns it. */
@@ -23,6 +23,8 @@ export interface MachineRow {
   config: string;
   image_ref: string;
   addresses: string | null;
+  /** 1 while cordoned (migration 0002-machine-versions). */
+  cordoned: number;
   version: number;
   created_at: number;
   updated_at: number;
@@ -73,6 +75,7 @@ export function machineParams(machine: Machine): MachineRow {
     config: JSON.stringify(machine.config),
     image_ref: JSON.stringify(machine.imageRef),
     addresses: machine.addresses === null ? null : JSON.stringify(machine.addresses),
+    cordoned: machine.cordoned === true ? 1 : 0,
     version: machine.version,
     created_at: machine.createdAt,
     updated_at: machine.updatedAt,
@@ -91,6 +94,8 @@ export function machineFromRow(row: MachineRow): Machine {
     config: JSON.parse(row.config) as Machine['config'],
     imageRef: JSON.parse(row.image_ref) as Machine['imageRef'],
     addresses: row.addresses === null ? null : (JSON.parse(row.addresses) as Machine['addresses']),
+    // Only a cordoned Machine carries the flag, so records stay as they were written.
+    ...(row.cordoned === 1 ? { cordoned: true } : {}),
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -106,6 +111,7 @@ export function changeFromRow(row: ChangeRow): Change {
   const { revision, key } = row;
   if (row.op === 'delete') return { revision, kind: row.kind, op: 'delete', key };
   const value: unknown = JSON.parse(row.value ?? 'null');
+  if (row.kind === 'volume') return { revision, kind: 'volume', op: 'put', key, volume: value as Volume };
   return row.kind === 'app'
     ? { revision, kind: 'app', op: 'put', key, app: value as App }
     : { revision, kind: 'machine', op: 'put', key, machine: value as Machine };

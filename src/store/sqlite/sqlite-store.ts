@@ -2,23 +2,31 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { Clock } from '../../lib/clock.ts';
 import { AloftError, invalidField } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import { isTerminal, TERMINAL_STATES, type App, type Machine, type MachineEvent } from '../../model/index.ts';
+import { isTerminal, TERMINAL_STATES, type App, type Machine, type MachineEvent, type Volume, type VolumeSnapshot } from '../../model/index.ts';
 import { applyMachineChange } from '../machine-change.ts';
-import type { ChangeListener, MachineChange, MachineFilter, Store, WatchOptions } from '../store.ts';
+import type { ChangeListener, MachineChange, MachineFilter, MachineVersion, Store, WatchOptions } from '../store.ts';
+import { listVersions, recordVersion } from './versions.ts';
 import { appExists, appNotFound, machineIdTaken, machineNameTaken, machineNotFound, storeClosed } from '../store-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
 import { ChangeLog } from './change-log.ts';
+import { SqliteVolumes } from './volumes.ts';
+import type { SnapshotPatch, VolumeChange, VolumeFilter } from '../volume-store.ts';
 import { appFromRow, appParams, eventFromJson, machineFromRow, machineParams, type AppRow, type MachineRow } from './rows.ts';
+import type { AcquireLeaseRequest, Lease } from '../lease-store.ts';
+import type { ApiToken, Org } from '../auth-store.ts';
+import { acquireLeaseIn, readLease, releaseLeaseIn } from './leases.ts';
+import { insertOrg, insertToken, markTokenRevoked, readOrg, readOrgs, readTokenByHash, readTokens } from './auth.ts';
 
 const INSERT_APP = `INSERT INTO apps (name, id, org_slug, network, status, created_at)
   VALUES (@name, @id, @org_slug, @network, @status, @created_at)`;
 const INSERT_MACHINE = `INSERT INTO machines
-  (id, name, app_name, region, host_id, state, instance_id, config, image_ref, addresses, version, created_at, updated_at)
-  VALUES (@id, @name, @app_name, @region, @host_id, @state, @instance_id, @config, @image_ref, @addresses, @version,
-    @created_at, @updated_at)`;
+  (id, name, app_name, region, host_id, state, instance_id, config, image_ref, addresses, cordoned, version, created_at,
+    updated_at)
+  VALUES (@id, @name, @app_name, @region, @host_id, @state, @instance_id, @config, @image_ref, @addresses, @cordoned,
+    @version, @created_at, @updated_at)`;
 const UPDATE_MACHINE = `UPDATE machines SET name = @name, region = @region, host_id = @host_id, state = @state,
-  instance_id = @instance_id, config = @config, image_ref = @image_ref, addresses = @addresses, version = @version,
-  updated_at = @updated_at
+  instance_id = @instance_id, config = @config, image_ref = @image_ref, addresses = @addresses, cordoned = @cordoned,
+  version = @version, updated_at = @updated_at
   WHERE id = @id`;
 const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 const LIVE_NAME_HOLDER = `SELECT id FROM machines
@@ -38,6 +46,7 @@ export class SqliteStore implements Store {
   readonly #changes: ChangeLog;
   readonly #feed: ChangeFeed;
   readonly #statements = new Map<string, Statement>();
+  readonly #volumes: SqliteVolumes;
 
   /** Use openSqliteStore(), which configures and migrates `db` first. */
   constructor(db: Database, options: { logger: Logger; clock: Clock; pollIntervalMs: number; changeLogLimit: number }) {
@@ -54,6 +63,14 @@ export class SqliteStore implements Store {
       },
       { pollIntervalMs: options.pollIntervalMs, logger: options.logger },
     );
+    this.#volumes = new SqliteVolumes({
+      write: (action, fn) => this.#write(action, fn),
+      read: (action, fn) => this.#read(action, fn),
+      sql: (text) => this.#sql(text),
+      changes: this.#changes,
+      now: () => this.#clock.now(),
+      appExists: (name) => this.#appRow(name) !== undefined,
+    });
   }
 
   async createApp(app: App): Promise<App> {
@@ -103,6 +120,7 @@ export class SqliteStore implements Store {
       this.#checkName(machine);
       const params = machineParams(machine);
       this.#sql(INSERT_MACHINE).run(params);
+      recordVersion(this.#db, params, undefined);
       this.#insertEvents(machine.id, events);
       const stored = machineFromRow(params);
       this.#changes.append('machine', 'put', machine.id, stored);
@@ -144,6 +162,7 @@ export class SqliteStore implements Store {
       const next = applyMachineChange(machineFromRow(row), change, this.#clock.now());
       this.#checkName(next);
       this.#sql(UPDATE_MACHINE).run(machineParams(next));
+      if (next.instanceId !== row.instance_id) recordVersion(this.#db, machineParams(next), row.instance_id);
       this.#insertEvents(id, change.events ?? []);
       const stored = machineFromRow(machineParams(next));
       this.#changes.append('machine', 'put', id, stored);
@@ -156,6 +175,10 @@ export class SqliteStore implements Store {
       if (!this.#machineRow(id)) throw machineNotFound('delete', id);
       this.#removeMachine(id);
     });
+  }
+
+  async listMachineVersions(machineId: string): Promise<MachineVersion[]> {
+    return this.#read('list machine versions', () => listVersions(this.#db, machineId));
   }
 
   async appendEvent(machineId: string, event: MachineEvent): Promise<void> {
@@ -178,6 +201,39 @@ export class SqliteStore implements Store {
     );
   }
 
+  // volumes: SqliteVolumes (volumes.ts) does the work inside this store's transactions.
+  createVolume(volume: Volume): Promise<Volume> {
+    return this.#volumes.createVolume(volume);
+  }
+
+  getVolume(id: string): Promise<Volume | undefined> {
+    return this.#volumes.getVolume(id);
+  }
+
+  listVolumes(filter?: VolumeFilter): Promise<Volume[]> {
+    return this.#volumes.listVolumes(filter);
+  }
+
+  updateVolume(id: string, change: VolumeChange): Promise<Volume> {
+    return this.#volumes.updateVolume(id, change);
+  }
+
+  createSnapshot(snapshot: VolumeSnapshot): Promise<VolumeSnapshot> {
+    return this.#volumes.createSnapshot(snapshot);
+  }
+
+  getSnapshot(id: string): Promise<VolumeSnapshot | undefined> {
+    return this.#volumes.getSnapshot(id);
+  }
+
+  listSnapshots(volumeId: string): Promise<VolumeSnapshot[]> {
+    return this.#volumes.listSnapshots(volumeId);
+  }
+
+  updateSnapshot(id: string, patch: SnapshotPatch): Promise<VolumeSnapshot> {
+    return this.#volumes.updateSnapshot(id, patch);
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     return this.#read('get meta', () => this.#sql<[string], string>('SELECT value FROM meta WHERE key = ?').pluck().get(key));
   }
@@ -196,6 +252,48 @@ export class SqliteStore implements Store {
       const value = this.#sql<[string], number>(NEXT_SEQUENCE).pluck().get(name);
       return value ?? 0;
     });
+  }
+
+  // leases (sqlite/leases.ts); not published as changes: no watcher follows them
+  async acquireLease(request: AcquireLeaseRequest): Promise<Lease> {
+    return this.#write('acquire lease', () => acquireLeaseIn(this.#db, request));
+  }
+
+  async getLease(machineId: string, now: number): Promise<Lease | undefined> {
+    return this.#read('get lease', () => readLease(this.#db, machineId, now));
+  }
+
+  async releaseLease(machineId: string, nonce: string, now: number): Promise<void> {
+    this.#write('release lease', () => releaseLeaseIn(this.#db, machineId, nonce, now));
+  }
+
+  // orgs and tokens (sqlite/auth.ts)
+  async createOrg(org: Org): Promise<Org> {
+    return this.#write('create org', () => insertOrg(this.#db, org));
+  }
+
+  async getOrg(slug: string): Promise<Org | undefined> {
+    return this.#read('get org', () => readOrg(this.#db, slug));
+  }
+
+  async listOrgs(): Promise<Org[]> {
+    return this.#read('list orgs', () => readOrgs(this.#db));
+  }
+
+  async createToken(token: ApiToken): Promise<ApiToken> {
+    return this.#write('create token', () => insertToken(this.#db, token));
+  }
+
+  async findTokenByHash(hash: string): Promise<ApiToken | undefined> {
+    return this.#read('find token', () => readTokenByHash(this.#db, hash));
+  }
+
+  async listTokens(filter: { orgSlug?: string } = {}): Promise<ApiToken[]> {
+    return this.#read('list tokens', () => readTokens(this.#db, filter));
+  }
+
+  async revokeToken(id: string, now: number): Promise<ApiToken> {
+    return this.#write('revoke token', () => markTokenRevoked(this.#db, id, now));
   }
 
   async revision(): Promise<number> {
