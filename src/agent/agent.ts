@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AloftError, isAloftError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import { DEFAULT_STOP, machineEvent, parseDurationMs, type Machine } from '../model/index.ts';
+import { DEFAULT_STOP, machineEvent, parseDurationMs, type Machine, type MachineState } from '../model/index.ts';
 import type { Store } from '../store/store.ts';
 import type { Driver, ExitStatus } from '../runtime/driver.ts';
 import type { HostNetwork } from '../net/host-network.ts';
@@ -10,6 +10,7 @@ import type { HostInfo } from '../scheduler/index.ts';
 import type { AgentImages } from './ports.ts';
 import { resolveImageUser } from '../image/index.ts';
 import { buildRunSpec } from './run-spec.ts';
+import type { AgentVolumes } from './volumes/machine-volumes.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { restartDecision } from './restart-policy.ts';
 
@@ -26,6 +27,8 @@ export interface AgentOptions {
   /** Where machine dirs live: <dataDir>/machines/<id>. */
   dataDir: string;
   log?: Logger;
+  /** Volumes on this host (src/agent/volumes); without it, Machines get no volume mounts. */
+  volumes?: AgentVolumes;
 }
 
 /**
@@ -67,6 +70,7 @@ export class Agent {
     const { store, driver, network, host } = this.#o;
     await driver.check();
     await network.ensureBridge();
+    await this.#o.volumes?.start();
     const revision = await store.revision();
     this.#unwatch = store.watch(
       (change) => {
@@ -111,6 +115,7 @@ export class Agent {
         }),
       );
     }
+    await this.#o.volumes?.stop();
     this.#log.info('agent stopped');
   }
 
@@ -159,6 +164,13 @@ export class Agent {
         return this.#stopMachine(machine);
       case 'destroying':
         return this.#destroyMachine(machine);
+      case 'restarting':
+      case 'updating':
+        return this.#replaceRun(machine);
+      case 'suspending':
+        return this.#suspendMachine(machine);
+      case 'suspended':
+        return this.#checkSuspended(machine);
       case 'started': {
         const exit = this.#exits.get(id);
         this.#exits.delete(id);
@@ -168,7 +180,7 @@ export class Agent {
       case 'stopped':
       case 'failed':
         // Nothing may run; an agent that died mid-stop can leave a sandbox behind.
-        if ((await this.#o.driver.status(id)) === 'running') {
+        if (['running', 'paused'].includes(await this.#o.driver.status(id))) {
           this.#log.warn({ machine: id, state: machine.state }, 'machine runs but should not; stopping it');
           await this.#o.driver.stop(id, { signal: 'SIGKILL', timeoutMs: 0 });
         }
@@ -178,12 +190,22 @@ export class Agent {
     }
   }
 
-  async #startMachine(machine: Machine): Promise<void> {
+  /**
+   * Starts the Machine's current version and records `started`. `from` is the intent
+   * being carried out: `starting`, or the second half of `restarting`/`updating`.
+   */
+  async #startMachine(machine: Machine, from: MachineState = 'starting'): Promise<void> {
     const { driver, store, images, network } = this.#o;
     const status = await driver.status(machine.id);
     if (status === 'running') {
       // Started by an agent that died before recording it: adopt, never start twice.
-      await this.#recordStarted(machine);
+      await this.#recordStarted(machine, from);
+      return;
+    }
+    if (status === 'paused') {
+      // A suspended Machine: thaw it where it stopped (Fly's resume from suspend).
+      await driver.resume(machine.id);
+      await this.#recordStarted(machine, from, 'resumed');
       return;
     }
     if (status === 'stopped') await driver.remove(machine.id);
@@ -197,31 +219,33 @@ export class Agent {
       const rootfs = await images.prepareRootfs(imageRoot, machineDir);
       const user = await resolveImageUser(rootfs, imageConfig.user);
       const { netnsPath } = machine.addresses ? await network.attach(machine.id, machine.addresses) : { netnsPath: null };
-      const spec = buildRunSpec({ machine, image: imageConfig, user, rootfs, machineDir, netnsPath });
+      const mounts = (await this.#o.volumes?.attach(machine)) ?? [];
+      const spec = buildRunSpec({ machine, image: imageConfig, user, rootfs, machineDir, netnsPath, mounts });
       await mkdir(spec.workDir, { recursive: true });
       await driver.start(spec);
     } catch (err) {
       this.#log.error({ err, machine: machine.id }, 'machine failed to start');
       await driver.remove(machine.id).catch(() => undefined);
       await images.releaseRootfs(machineDir).catch(() => undefined);
+      await this.#o.volumes?.detach(machine.id).catch(() => undefined);
       await store
         .updateMachine(machine.id, {
           patch: { state: 'failed' },
-          expectState: ['starting'],
+          expectState: [from],
           events: [machineEvent('start', 'failed', 'flyd', { error: (err as Error).message })],
         })
         .catch((e: unknown) => this.#log.warn({ err: e, machine: machine.id }, 'could not record start failure'));
       return;
     }
-    await this.#recordStarted(machine);
+    await this.#recordStarted(machine, from);
   }
 
-  async #recordStarted(machine: Machine): Promise<void> {
+  async #recordStarted(machine: Machine, from: MachineState = 'starting', how?: string): Promise<void> {
     try {
       await this.#o.store.updateMachine(machine.id, {
         patch: { state: 'started' },
-        expectState: ['starting'],
-        events: [machineEvent('start', 'started', 'flyd')],
+        expectState: [from],
+        events: [machineEvent('start', 'started', 'flyd', from === 'starting' && how === undefined ? undefined : { after: from, ...(how ? { how } : {}) })],
       });
     } catch (err) {
       // A stop or destroy arrived while starting: the next reconcile handles it.
@@ -232,7 +256,10 @@ export class Agent {
 
   /** A Machine recorded as started: if it still runs, follow it; if not, it exited while we were away. */
   async #adopt(machine: Machine): Promise<void> {
-    if ((await this.#o.driver.status(machine.id)) === 'running') {
+    const status = await this.#o.driver.status(machine.id);
+    // Recorded started but frozen: an agent died between resume and recording it.
+    if (status === 'paused') await this.#o.driver.resume(machine.id);
+    if (status === 'running' || status === 'paused') {
       this.#watchExit(machine.id);
       return;
     }
@@ -263,10 +290,61 @@ export class Agent {
     if (!machine || machine.state !== 'started') return; // a requested stop or destroy handles its own exit
     await this.#o.driver.remove(id);
     await this.#o.images.releaseRootfs(this.#machineDir(id));
+    await this.#o.volumes?.detach(id);
     const events = [machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: status.exitCode, signal: status.signal, requested_stop: false, reason: why } })];
     const decision = restartDecision(machine, status, await this.#o.store.listEvents(id, { limit: 50 }));
     if (decision.restart) events.push(machineEvent('restart', 'requested', 'flyd', { attempt: decision.attempt }));
     await this.#o.store.updateMachine(id, { patch: { state: decision.restart ? 'starting' : 'stopped' }, expectState: ['started'], events });
+  }
+
+  /**
+   * `restarting` and `updating`: stop what runs (the restart request's signal and
+   * timeout, else the stop config), drop its writable root as every stop does, then
+   * start the current version — for an update, the new config — and record `started`.
+   */
+  async #replaceRun(machine: Machine): Promise<void> {
+    const from = machine.state;
+    const { signal, timeoutMs } = await this.#stopSettings(machine, from === 'restarting' ? 'restart' : 'update');
+    this.#waiting.delete(machine.id);
+    this.#exits.delete(machine.id);
+    const exit = await this.#o.driver.stop(machine.id, { signal, timeoutMs });
+    await this.#o.driver.remove(machine.id);
+    await this.#o.images.releaseRootfs(this.#machineDir(machine.id));
+    await this.#o.store.appendEvent(
+      machine.id,
+      machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: exit.exitCode, signal: exit.signal, requested_stop: true, killed: exit.killed ?? false }, reason: from }),
+    );
+    await this.#startMachine(machine, from);
+  }
+
+  /** `suspending`: freeze the running Machine and record `suspended`; one that exited meanwhile is stopped. */
+  async #suspendMachine(machine: Machine): Promise<void> {
+    const status = await this.#o.driver.status(machine.id);
+    if (status === 'running') await this.#o.driver.pause(machine.id);
+    else if (status !== 'paused') return this.#lostWhile(machine, 'exited before it could be suspended');
+    await this.#o.store.updateMachine(machine.id, {
+      patch: { state: 'suspended' },
+      expectState: ['suspending'],
+      events: [machineEvent('suspend', 'suspended', 'flyd')],
+    });
+  }
+
+  /** `suspended`: it must stay frozen; one that is gone (a host reboot) is recorded stopped. */
+  async #checkSuspended(machine: Machine): Promise<void> {
+    const status = await this.#o.driver.status(machine.id);
+    if (status === 'running') await this.#o.driver.pause(machine.id);
+    else if (status !== 'paused') await this.#lostWhile(machine, 'its suspended sandbox is gone');
+  }
+
+  async #lostWhile(machine: Machine, reason: string): Promise<void> {
+    this.#waiting.delete(machine.id);
+    await this.#o.driver.remove(machine.id);
+    await this.#o.images.releaseRootfs(this.#machineDir(machine.id));
+    await this.#o.store.updateMachine(machine.id, {
+      patch: { state: 'stopped' },
+      expectState: [machine.state],
+      events: [machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: null, signal: null, requested_stop: false, reason } })],
+    });
   }
 
   async #stopMachine(machine: Machine): Promise<void> {
@@ -286,11 +364,12 @@ export class Agent {
     // Fly resets a Machine's root filesystem on every start: drop the writable layer.
     await this.#o.driver.remove(machine.id);
     await this.#o.images.releaseRootfs(this.#machineDir(machine.id));
+    await this.#o.volumes?.detach(machine.id);
   }
 
-  /** The stop signal and timeout: the stop request's override, else the config's, else Fly's defaults. */
-  async #stopSettings(machine: Machine): Promise<{ signal: string; timeoutMs: number }> {
-    const [latest] = (await this.#o.store.listEvents(machine.id, { limit: 10 })).filter((e) => e.type === 'stop');
+  /** The stop signal and timeout: the request's override (a `requestType` event), else the config's, else Fly's defaults. */
+  async #stopSettings(machine: Machine, requestType = 'stop'): Promise<{ signal: string; timeoutMs: number }> {
+    const [latest] = (await this.#o.store.listEvents(machine.id, { limit: 10 })).filter((e) => e.type === requestType && e.status === 'requested');
     const request = latest?.request ?? {};
     const signal = (typeof request['signal'] === 'string' ? request['signal'] : undefined) ?? machine.config.stop_config?.signal ?? DEFAULT_STOP.signal;
     const override = request['timeout'];
@@ -317,6 +396,7 @@ export class Agent {
   async #cleanUp(id: string): Promise<void> {
     await this.#o.driver.remove(id);
     await this.#o.images.releaseRootfs(this.#machineDir(id));
+    await this.#o.volumes?.detach(id);
     await this.#o.network.detach(id);
     await rm(this.#machineDir(id), { recursive: true, force: true });
   }

@@ -1,3 +1,4 @@
 /** The per-host agent (Fly's flyd). */
 export { Agent, type AgentOptions } from './agent.ts';
 export type { AgentImages } from './ports.ts';
+export { LocalHostControl, type HostControl, type MachineTarget } from './host-control.ts';

@@ -14,8 +14,9 @@ export function restartDecision(machine: Machine, status: ExitStatus, recentEven
   const maxRetries = machine.config.restart?.max_retries ?? DEFAULT_RESTART.maxRetries;
   let attempts = 0;
   for (const event of recentEventsNewestFirst) {
-    if (event.type === 'restart') attempts++;
-    else if (event.type === 'start' && event.status === 'requested' && event.source === 'user') break;
+    // A user's start, restart or update begins a fresh count; the agent's own restarts add to it.
+    if (event.source === 'user' && event.status === 'requested' && ['start', 'restart', 'update'].includes(event.type)) break;
+    if (event.type === 'restart' && event.source === 'flyd') attempts++;
   }
   const failed = status.signal !== null || (status.exitCode !== null && status.exitCode !== 0);
   const wants = policy === 'always' || (policy === 'on-failure' && failed);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { AloftError } from '../lib/errors.ts';
 import { DEFAULT_GUEST, type Machine } from '../model/index.ts';
 import type { ImageConfig } from '../image/types.ts';
-import type { RunSpec } from '../runtime/driver.ts';
+import type { RunSpec, VolumeMount } from '../runtime/driver.ts';
 import type { ResolvedUser } from '../image/index.ts';
 
 /**
@@ -70,6 +70,8 @@ export function buildRunSpec(options: {
   rootfs: string;
   machineDir: string;
   netnsPath: string | null;
+  /** The Machine's volumes, loop-mounted on the host (MachineVolumes.attach). */
+  mounts?: VolumeMount[];
 }): RunSpec {
   const { machine, image } = options;
   const guest = machine.config.guest ?? {};
@@ -90,5 +92,6 @@ export function buildRunSpec(options: {
     netnsPath: options.netnsPath,
     files: [{ path: '/etc/hosts', content: hostsFile(machine) }],
     logPath: join(options.machineDir, 'machine.log'),
+    ...(options.mounts && options.mounts.length > 0 ? { mounts: options.mounts } : {}),
   };
 }

@@ -97,3 +97,18 @@ test('a store that cannot be read fails start with STORE_FAILED', async () => {
   const table = new RouteTable(store);
   await assert.rejects(table.start(), { code: 'STORE_FAILED', message: /disk on fire/ });
 });
+
+test('a cordoned Machine gets no traffic until it is uncordoned, and stays known to the table', async () => {
+  const store = new FakeStore();
+  store.putApp(fakeApp('a'));
+  store.putMachine(fakeMachine('a', 3001, 'started', 'm1'));
+  store.putMachine({ ...fakeMachine('a', 3002, 'started', 'm2'), cordoned: true });
+  const table = await loaded(store);
+  assert.deepEqual(ids(table, 'a'), ['m1']);
+  assert.equal(table.entry('m2'), undefined);
+  await table.whenRevision(store.patchMachine('m1', { cordoned: true }));
+  assert.deepEqual(ids(table, 'a'), []);
+  await table.whenRevision(store.patchMachine('m2', { cordoned: false }));
+  assert.deepEqual(ids(table, 'a'), ['m2']);
+  table.stop();
+});

@@ -7,7 +7,7 @@ import { toRouteEntry, type RouteEntry } from './route-entry.ts';
 
 /** Where an app's traffic can go right now. */
 export interface AppRoutes {
-  /** Routable Machines: `started`, with an address and an HTTP service port. */
+  /** Routable Machines: `started`, not cordoned, with an address and an HTTP service port. */
   readonly started: readonly RouteEntry[];
   /** Machines in `starting`: traffic will have somewhere to go soon. */
   readonly starting: number;
@@ -146,6 +146,8 @@ export class RouteTable {
       if (change.kind === 'app') {
         if (change.op === 'put') this.#apps.add(change.app.name);
         else this.#deleteApp(change.key);
+      } else if (change.kind !== 'machine') {
+        // Volumes do not route traffic.
       } else if (change.op === 'put') {
         this.#putMachine(change.machine, this.#clock.now());
       } else {
@@ -170,7 +172,8 @@ export class RouteTable {
       appName: machine.appName,
       state: machine.state,
       startedAt,
-      entry: started ? toRouteEntry(machine, startedAt) : undefined,
+      // A cordoned Machine keeps running but gets no new traffic (Fly's cordon).
+      entry: started && machine.cordoned !== true ? toRouteEntry(machine, startedAt) : undefined,
     });
     let ids = this.#byApp.get(machine.appName);
     if (ids === undefined) this.#byApp.set(machine.appName, (ids = new Set()));

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { isAloftError } from '../lib/errors.ts';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -173,6 +174,40 @@ export function runDriverContract(
       const result = await driver.stop(spec.machineId, { signal: 'SIGTERM', timeoutMs: 10_000 });
       assert.deepEqual(result, { exitCode: 7, signal: null });
       await driver.remove(spec.machineId);
+    });
+
+    it('execs beside the main process as root with its env, and lists its processes', { timeout: 30_000 }, async () => {
+      const spec = await start({ args: ['sh', '-c', 'echo ready; exec sleep 600'], env: { FOO: 'main' }, uid: 1000, gid: 1000 });
+      const id = spec.machineId;
+      await eventuallyInLog(spec.logPath, /^ready$/);
+      const out = await driver.exec(id, { args: ['sh', '-c', 'echo "uid=$(id -u) foo=$FOO bar=$BAR"; echo oops >&2; exit 4'], timeoutMs: 10_000, env: { BAR: 'x' } });
+      assert.deepEqual(out, { stdout: 'uid=0 foo=main bar=x\n', stderr: 'oops\n', exitCode: 4 });
+      await assert.rejects(driver.exec(id, { args: ['sleep', '30'], timeoutMs: 300 }), (err: Error) => isAloftError(err, 'EXEC_TIMEOUT'));
+      const processes = await driver.ps(id);
+      assert.ok(
+        processes.some((p) => p.pid === 1 && /sleep/.test(p.command)),
+        `pid 1 runs sleep: ${JSON.stringify(processes)}`,
+      );
+      await driver.stop(id, { signal: 'SIGKILL', timeoutMs: 10_000 });
+      await driver.remove(id);
+    });
+
+    it('pauses and resumes: a paused machine does no work, then goes on; stop works while paused', { timeout: 30_000 }, async () => {
+      const spec = await start({ args: ['sh', '-c', 'echo ready; trap "echo got-usr1" USR1; while true; do sleep 600 & wait $!; done'] });
+      const id = spec.machineId;
+      await eventuallyInLog(spec.logPath, /^ready$/);
+      await driver.pause(id);
+      assert.equal(await driver.status(id), 'paused');
+      assert.equal(await makeDriver().status(id), 'paused', 'any instance sees the pause');
+      await driver.resume(id);
+      assert.equal(await driver.status(id), 'running');
+      await driver.signal(id, 'SIGUSR1');
+      await eventuallyInLog(spec.logPath, /^got-usr1$/);
+      await driver.pause(id);
+      const stopped = await driver.stop(id, { signal: 'SIGKILL', timeoutMs: 10_000 });
+      assert.equal(stopped.signal, 'SIGKILL');
+      assert.equal(await driver.status(id), 'stopped');
+      await driver.remove(id);
     });
 
     it('fails start loudly when the process cannot run, leaving nothing behind', { timeout: 30_000 }, async () => {

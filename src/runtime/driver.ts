@@ -1,3 +1,5 @@
+import type { ExecRequest, ExecResult, ProcessInfo } from './exec-types.ts';
+
 /**
  * The runtime Driver: how a host runs one Machine's process tree in isolation.
  * Implementations: `oci` (gVisor runsc, or runc) now; `microvm` (QEMU) next. Every
@@ -24,12 +26,29 @@ export interface Driver {
    */
   stop(machineId: string, options: { signal: string; timeoutMs: number }): Promise<ExitStatus>;
   /** What the runtime knows of this machine right now. */
-  status(machineId: string): Promise<'running' | 'stopped' | 'absent'>;
+  status(machineId: string): Promise<DriverStatus>;
   /** Frees the sandbox's runtime state (after stop). Idempotent. */
   remove(machineId: string): Promise<void>;
   /** Ids of every machine this driver has state for (running or stopped). */
   list(): Promise<string[]>;
+  /**
+   * Freezes every process of a running machine in place (Fly's suspend, done as a
+   * freeze: memory stays, nothing runs). `status` then answers 'paused'.
+   */
+  pause(machineId: string): Promise<void>;
+  /** Thaws a paused machine; it runs on where it stopped. */
+  resume(machineId: string): Promise<void>;
+  /**
+   * Runs a command beside the main process (same root, user, env and netns). Throws
+   * EXEC_TIMEOUT past `timeoutMs`; a non-zero exit is a result, not an error.
+   */
+  exec(machineId: string, request: ExecRequest): Promise<ExecResult>;
+  /** The machine's processes, main one first where the runtime orders them so. */
+  ps(machineId: string): Promise<ProcessInfo[]>;
 }
+
+/** A machine as its runtime sees it; 'paused' after `pause` until `resume`. */
+export type DriverStatus = 'running' | 'paused' | 'stopped' | 'absent';
 
 export interface ExitStatus {
   exitCode: number | null;
@@ -63,4 +82,14 @@ export interface RunSpec {
   files: { path: string; content: string }[];
   /** File that receives the process's stdout and stderr. */
   logPath: string;
+  /** Host directories (loop-mounted volumes) bind-mounted into the Machine. */
+  mounts?: VolumeMount[];
+}
+
+/** A host directory bind-mounted read-write into the Machine at `destination` (a volume). */
+export interface VolumeMount {
+  /** Absolute host path (the volume's loop mount). */
+  source: string;
+  /** Absolute path inside the Machine (`config.mounts[].path`). */
+  destination: string;
 }

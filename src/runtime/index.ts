@@ -1,5 +1,6 @@
 /** runtime: the Driver interface and the `oci` driver (gVisor runsc or runc). */
-export type { Driver, ExitStatus, RunSpec } from './driver.ts';
+export type { Driver, DriverStatus, ExitStatus, RunSpec } from './driver.ts';
+export type { ExecRequest, ExecResult, ProcessInfo } from './exec-types.ts';
 export { OciDriver, type OciDriverOptions } from './oci-driver.ts';
 export type { RunscNetwork } from './oci-commands.ts';
 export { buildOciConfig, writeBundle, DEFAULT_CAPABILITIES, type BundleOptions, type OciConfig, type OciRuntime } from './oci-bundle.ts';

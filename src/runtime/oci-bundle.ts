@@ -116,6 +116,8 @@ export function buildOciConfig(spec: RunSpec, options: BundleOptions): OciConfig
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+      // Volumes last, so they sit over anything above at the same path.
+      ...(spec.mounts ?? []).map((m) => ({ destination: m.destination, type: 'bind', source: m.source, options: ['rbind', 'rw'] })),
     ],
     linux: {
       cgroupsPath: options.cgroupsPath,

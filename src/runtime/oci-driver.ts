@@ -5,7 +5,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { commandFailed, execCommand, mustRun, tail, type CommandOptions, type CommandRunner } from '../lib/command.ts';
 import { AloftError, invalidField } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import type { Driver, ExitStatus, RunSpec } from './driver.ts';
+import type { Driver, DriverStatus, ExitStatus, RunSpec } from './driver.ts';
+import type { ExecRequest, ExecResult, ProcessInfo } from './exec-types.ts';
+import { parseRunscPs, readHostProcess } from './oci-ps.ts';
 import { signalNumber } from './exit-status.ts';
 import { writeBundle, type OciRuntime } from './oci-bundle.ts';
 import { needsEth0Restore, runCommandLine, type RunscNetwork } from './oci-commands.ts';
@@ -172,7 +174,10 @@ export class OciDriver implements Driver {
   async stop(machineId: string, options: { signal: string; timeoutMs: number }): Promise<ExitStatus> {
     const id = checkId(machineId);
     const record = monitorRecord(this.#recordRoot, id);
-    if ((await this.status(id)) !== 'running') return (await readExit(record)) ?? { exitCode: null, signal: null };
+    const status = await this.status(id);
+    // A frozen process cannot act on a signal, not even SIGKILL under runsc: thaw it first.
+    if (status === 'paused') await this.resume(id);
+    else if (status !== 'running') return (await readExit(record)) ?? { exitCode: null, signal: null };
     await this.#signalUnlessGone(id, options.signal);
     const graceful = await this.#waitExitWithin(id, options.signal === 'SIGKILL' ? Math.max(options.timeoutMs, KILL_GRACE_MS) : options.timeoutMs);
     if (graceful !== null) return options.signal === 'SIGKILL' ? { ...graceful, killed: true } : graceful;
@@ -186,16 +191,56 @@ export class OciDriver implements Driver {
     return { ...killed, killed: true };
   }
 
-  async status(machineId: string): Promise<'running' | 'stopped' | 'absent'> {
+  async status(machineId: string): Promise<DriverStatus> {
     const id = checkId(machineId);
     const state = await this.#state(id);
-    if (state !== null) return state.status === 'stopped' ? 'stopped' : 'running';
+    if (state !== null) return state.status === 'stopped' ? 'stopped' : state.status === 'paused' ? 'paused' : 'running';
     // runsc forgets a container once its process exits; the record remembers.
     const record = monitorRecord(this.#recordRoot, id);
     if ((await readExit(record)) !== null) return 'stopped';
     // Between the runtime forgetting it and the monitor writing the exit code.
     if (await isMonitorAlive(record)) return 'running';
     return 'absent';
+  }
+
+  async pause(machineId: string): Promise<void> {
+    const id = checkId(machineId);
+    await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'pause', id], QUICK_COMMAND);
+  }
+
+  async resume(machineId: string): Promise<void> {
+    const id = checkId(machineId);
+    await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'resume', id], QUICK_COMMAND);
+  }
+
+  async exec(machineId: string, request: ExecRequest): Promise<ExecResult> {
+    const id = checkId(machineId);
+    if (request.args.length === 0) throw invalidField('exec in machine', 'command', 'a non-empty list', request.args);
+    const env = Object.entries(request.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
+    // The env and cwd come from the bundle's main process; the user is root, as Fly's
+    // exec is (an admin's tool), and said outright because runc and runsc differ here.
+    const args = ['--root', this.#stateRoot, 'exec', '--user', '0:0', ...env, id, ...request.args];
+    try {
+      const result = await this.#run(this.name, args, { timeoutMs: request.timeoutMs, errorCode: 'RUNTIME_FAILED' });
+      return { stdout: result.stdout, stderr: result.stderr, exitCode: result.code };
+    } catch (err) {
+      if (err instanceof AloftError && (err.cause as { killed?: unknown } | undefined)?.killed === true) {
+        throw new AloftError('EXEC_TIMEOUT', `Cannot exec in machine ${id} as the command must finish within ${request.timeoutMs / 1000}s: got ${formatArgs(request.args)} still running`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async ps(machineId: string): Promise<ProcessInfo[]> {
+    const id = checkId(machineId);
+    if (this.name === 'runsc') return parseRunscPs(await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'ps', id], QUICK_COMMAND));
+    const out = await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'ps', '--format', 'json', id], QUICK_COMMAND);
+    // runc gives host pids only; /proc has the rest, including the Machine's own pid.
+    const pids = (JSON.parse(out.trim() || '[]') ?? []) as number[];
+    const processes = await Promise.all(pids.map((pid) => readHostProcess(pid)));
+    return processes.filter((p): p is ProcessInfo => p !== undefined).sort((a, b) => a.pid - b.pid);
   }
 
   async remove(machineId: string): Promise<void> {
@@ -274,6 +319,7 @@ export class OciDriver implements Driver {
     // `runsc delete --force` on a live sandbox can fail with "context deadline exceeded";
     // SIGKILL first, and a live sandbox ends in milliseconds.
     const state = await this.#state(id);
+    if (state?.status === 'paused') await this.resume(id).catch(() => undefined);
     if (state !== null && state.status !== 'stopped') {
       await this.#signalUnlessGone(id, 'SIGKILL');
       if ((await readExit(record)) === null && (await isMonitorAlive(record))) await this.#waitExitWithin(id, KILL_GRACE_MS);
@@ -302,6 +348,10 @@ export class OciDriver implements Driver {
     const parsed = JSON.parse(result.stdout) as { status?: unknown };
     return { status: typeof parsed.status === 'string' ? parsed.status : 'unknown' };
   }
+}
+
+function formatArgs(args: readonly string[]): string {
+  return JSON.stringify(args.join(' '));
 }
 
 function checkId(machineId: string): string {

@@ -1,12 +1,17 @@
 import { AloftError } from '../../lib/errors.ts';
-import type { Driver, ExitStatus, RunSpec } from '../../runtime/driver.ts';
+import type { Driver, DriverStatus, ExitStatus, RunSpec } from '../../runtime/driver.ts';
+import type { ExecRequest, ExecResult, ProcessInfo } from '../../runtime/exec-types.ts';
 
 /**
  * An in-memory Driver for the agent's unit tests. Its state lives in a `world` object
  * that outlives any one driver instance, as real sandboxes outlive the agent.
  */
 export class FakeWorld {
-  readonly sandboxes = new Map<string, { running: boolean; spec: RunSpec; exit?: ExitStatus; waiters: ((s: ExitStatus) => void)[] }>();
+  readonly sandboxes = new Map<string, { running: boolean; paused?: boolean; spec: RunSpec; exit?: ExitStatus; waiters: ((s: ExitStatus) => void)[] }>();
+  /** Signals delivered, as "<id> <signal>". */
+  signals: string[] = [];
+  /** Commands exec'd, as "<id> <args joined>". */
+  execs: string[] = [];
   starts: string[] = [];
   failNextStart: string | undefined;
   /** How many of the next stops throw, as a runtime hiccup would. */
@@ -46,7 +51,39 @@ export class FakeDriver implements Driver {
     return new Promise((resolve) => box.waiters.push(resolve));
   }
 
-  async signal(): Promise<void> {}
+  async signal(id: string, signal: string): Promise<void> {
+    this.world.signals.push(`${id} ${signal}`);
+  }
+
+  async pause(id: string): Promise<void> {
+    const box = this.#running(id, 'pause');
+    box.paused = true;
+  }
+
+  async resume(id: string): Promise<void> {
+    const box = this.world.sandboxes.get(id);
+    if (!box?.paused) throw new AloftError('RUNTIME_FAILED', `fake: ${id} is not paused`);
+    box.paused = false;
+  }
+
+  /** Echoes its arguments on stdout; `exit N` exits N. */
+  async exec(id: string, request: ExecRequest): Promise<ExecResult> {
+    this.#running(id, 'exec');
+    this.world.execs.push(`${id} ${request.args.join(' ')}`);
+    const code = request.args[0] === 'exit' ? Number(request.args[1] ?? 0) : 0;
+    return { stdout: `${request.args.join(' ')}\n`, stderr: '', exitCode: code };
+  }
+
+  async ps(id: string): Promise<ProcessInfo[]> {
+    const box = this.#running(id, 'ps');
+    return [{ pid: 1, command: box.spec.process.args.join(' '), cpuTimeMs: 10, rssBytes: 4096 }];
+  }
+
+  #running(id: string, action: string): { running: boolean; paused?: boolean; spec: RunSpec } {
+    const box = this.world.sandboxes.get(id);
+    if (!box?.running || box.paused === true) throw new AloftError('RUNTIME_FAILED', `fake: cannot ${action} ${id} as it is not running`);
+    return box;
+  }
 
   async stop(id: string, options: { signal: string; timeoutMs: number }): Promise<ExitStatus> {
     if (this.world.failStops > 0) {
@@ -55,14 +92,15 @@ export class FakeDriver implements Driver {
     }
     const box = this.world.sandboxes.get(id);
     if (!box || !box.running) return { exitCode: null, signal: null };
+    box.paused = false;
     const status = { exitCode: null, signal: options.signal };
     this.world.exit(id, status);
     return status;
   }
 
-  async status(id: string): Promise<'running' | 'stopped' | 'absent'> {
+  async status(id: string): Promise<DriverStatus> {
     const box = this.world.sandboxes.get(id);
-    return !box ? 'absent' : box.running ? 'running' : 'stopped';
+    return !box ? 'absent' : box.running ? (box.paused === true ? 'paused' : 'running') : 'stopped';
   }
 
   async remove(id: string): Promise<void> {

@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { machineEvent, type Machine, type MachineState } from '../model/index.ts';
+import { openSqliteStore, type Store } from '../store/index.ts';
+import type { HostNetwork } from '../net/host-network.ts';
+import { Agent } from './agent.ts';
+import type { AgentImages } from './ports.ts';
+import { FakeDriver, FakeWorld } from './testing/fake-driver.ts';
+
+const HOST = { id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['fake'] };
+const network: HostNetwork = {
+  ensureBridge: async () => undefined,
+  attach: async (id) => ({ netnsPath: `/var/run/netns/test-${id}` }),
+  detach: async () => undefined,
+  list: async () => [],
+};
+
+/** The agent carrying out the machine operations' intents: restarting, updating, suspending. */
+describe('Agent: restart, update, suspend', () => {
+  let store: Store;
+  let world: FakeWorld;
+  let dataDir: string;
+  let agents: Agent[];
+
+  const images: AgentImages = {
+    imageConfig: async () => ({ entrypoint: ['/bin/app'], cmd: [], env: ['PATH=/bin'], workingDir: '/', user: '', exposedPorts: [] }),
+    unpack: async () => join(dataDir, 'image-root'),
+    prepareRootfs: async (_root, machineDir) => {
+      await mkdir(join(machineDir, 'rootfs'), { recursive: true });
+      return join(machineDir, 'rootfs');
+    },
+    releaseRootfs: async () => undefined,
+  };
+
+  const newAgent = async (): Promise<Agent> => {
+    const agent = new Agent({ host: HOST, store, driver: new FakeDriver(world), network, images, dataDir });
+    agents.push(agent);
+    await agent.start();
+    return agent;
+  };
+
+  const reach = (id: string, state: MachineState): Promise<Machine> =>
+    new Promise((resolve) => {
+      const stop = store.watch((c) => {
+        if (c.kind === 'machine' && c.op === 'put' && c.key === id && c.machine.state === state) {
+          stop();
+          resolve(c.machine);
+        }
+      });
+      void store.getMachine(id).then((m) => {
+        if (m?.state === state) {
+          stop();
+          resolve(m);
+        }
+      });
+    });
+
+  const startedMachine = async (): Promise<Machine> => {
+    const now = Date.now();
+    const id = Math.random().toString(16).slice(2, 16).padEnd(14, '0');
+    await store.createMachine({
+      id,
+      name: `m-${id}`,
+      appName: 'web',
+      region: 'local',
+      hostId: HOST.id,
+      state: 'starting',
+      instanceId: 'I1',
+      config: { image: 'img', env: { V: '1' } },
+      imageRef: { registry: 'local', repository: 'img', tag: 'latest', digest: 'sha256:00' },
+      addresses: { ipv6: 'fdaa::2', ipv4: '172.19.0.2' },
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    });
+    return reach(id, 'started');
+  };
+
+  const intend = (id: string, from: MachineState, to: MachineState, type: string, patch: Partial<Machine> = {}, request?: Record<string, unknown>) =>
+    store.updateMachine(id, { patch: { ...patch, state: to }, expectState: [from], events: [machineEvent(type, 'requested', 'user', request)] });
+
+  beforeEach(async () => {
+    store = await openSqliteStore({ path: ':memory:' });
+    await store.createApp({ id: 'a1', name: 'web', orgSlug: 'personal', network: 1, status: 'pending', createdAt: Date.now() });
+    world = new FakeWorld();
+    dataDir = await mkdtemp(join(tmpdir(), 'aloft-agent-ops-'));
+    agents = [];
+  });
+  afterEach(async () => {
+    for (const agent of agents) await agent.stop({ stopMachines: false });
+    await store.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('restarting: stops with the restart request’s signal, starts again, records started', async () => {
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await intend(m.id, 'started', 'restarting', 'restart', {}, { signal: 'SIGTERM', timeout: '2s' });
+    await reach(m.id, 'started');
+    await agent.idle();
+    assert.deepEqual(world.starts, [m.id, m.id]);
+    const events = (await store.listEvents(m.id)).map((e) => `${e.type}:${e.status}:${e.source}`);
+    assert.deepEqual(events.slice(0, 3), ['start:started:flyd', 'exit:stopped:flyd', 'restart:requested:user']);
+    const exit = (await store.listEvents(m.id))[1]!;
+    assert.equal((exit.request?.['exit_event'] as { signal: string }).signal, 'SIGTERM');
+  });
+
+  test('updating: the new config runs; the old run is gone', async () => {
+    const agent = await newAgent();
+    const m = await startedMachine();
+    assert.equal(world.sandboxes.get(m.id)?.spec.process.env['V'], '1');
+    await intend(m.id, 'started', 'updating', 'update', { instanceId: 'I2', config: { image: 'img', env: { V: '2' } } });
+    const started = await reach(m.id, 'started');
+    await agent.idle();
+    assert.equal(started.instanceId, 'I2');
+    assert.equal(world.sandboxes.get(m.id)?.spec.process.env['V'], '2');
+    assert.deepEqual(world.starts, [m.id, m.id]);
+  });
+
+  test('updating a stopped machine starts it on the new config', async () => {
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await intend(m.id, 'started', 'stopping', 'stop');
+    await reach(m.id, 'stopped');
+    await intend(m.id, 'stopped', 'updating', 'update', { instanceId: 'I2', config: { image: 'img', env: { V: '3' } } });
+    await reach(m.id, 'started');
+    await agent.idle();
+    assert.equal(world.sandboxes.get(m.id)?.spec.process.env['V'], '3');
+  });
+
+  test('suspending freezes the sandbox; start resumes the same one without starting again', async () => {
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await intend(m.id, 'started', 'suspending', 'suspend');
+    await reach(m.id, 'suspended');
+    assert.equal(world.sandboxes.get(m.id)?.paused, true);
+    await intend(m.id, 'suspended', 'starting', 'start');
+    await reach(m.id, 'started');
+    await agent.idle();
+    assert.equal(world.sandboxes.get(m.id)?.paused, false);
+    assert.deepEqual(world.starts, [m.id], 'resumed, not started twice');
+    const [latest] = await store.listEvents(m.id, { limit: 1 });
+    assert.deepEqual(latest?.request, { after: 'starting', how: 'resumed' });
+  });
+
+  test('a suspended machine can be stopped, and one whose sandbox vanished is recorded stopped', async () => {
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await intend(m.id, 'started', 'suspending', 'suspend');
+    await reach(m.id, 'suspended');
+    await intend(m.id, 'suspended', 'stopping', 'stop');
+    await reach(m.id, 'stopped');
+    await agent.idle();
+    assert.equal(world.sandboxes.has(m.id), false);
+
+    const other = await startedMachine();
+    await intend(other.id, 'started', 'suspending', 'suspend');
+    await reach(other.id, 'suspended');
+    await agent.stop({ stopMachines: false });
+    world.sandboxes.delete(other.id); // a host reboot loses the frozen sandbox
+    await newAgent();
+    const stopped = await reach(other.id, 'stopped');
+    assert.equal(stopped.state, 'stopped');
+  });
+
+  test('a user restart starts a fresh count for the restart policy', async () => {
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await store.updateMachine(m.id, { patch: { config: { image: 'img', restart: { policy: 'on-failure', max_retries: 1 } } } });
+    world.exit(m.id, { exitCode: 1, signal: null });
+    await reach(m.id, 'starting');
+    await reach(m.id, 'started');
+    await intend(m.id, 'started', 'restarting', 'restart');
+    await reach(m.id, 'started');
+    await agent.idle();
+    // One automatic restart was used before the user's restart; the count starts again.
+    world.exit(m.id, { exitCode: 1, signal: null });
+    await reach(m.id, 'starting');
+    await reach(m.id, 'started');
+    await agent.idle();
+    assert.equal(world.starts.length, 4);
+  });
+});
