@@ -7,6 +7,13 @@ import type { ResolvedImage } from '../image/types.ts';
 import type { Scheduler } from '../scheduler/index.ts';
 import { allocateAddresses } from '../scheduler/addresses.ts';
 import { parseInput } from './validate.ts';
+import { attachMounts, planMounts } from './machine-mounts.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import { takeLease } from './leases/take-lease.ts';
+import type { HostControl } from '../agent/host-control.ts';
+import { updateMachine } from './machine-update.ts';
+import { cordonMachine, execInMachine, listProcesses, restartMachine, signalMachine, suspendMachine, type ExecResponse } from './machine-actions.ts';
+import { deleteMetadata, setMetadata } from './machine-metadata.ts';
 
 /** Resolves a user's image reference to a verified image (the image part's ImageStore). */
 export interface ImageResolver {
@@ -17,6 +24,10 @@ export interface MachineOpsDeps {
   store: Store;
   images: ImageResolver;
   scheduler: Scheduler;
+  /** Time for leases taken with `lease_ttl` (tests pass a ManualClock). */
+  clock?: Clock | undefined;
+  /** How signal, exec and ps reach a Machine's host; without it they answer HOST_UNAVAILABLE. */
+  hostControl?: HostControl | undefined;
 }
 
 export const createMachineRequestSchema = z.looseObject({
@@ -28,9 +39,15 @@ export const createMachineRequestSchema = z.looseObject({
   lease_ttl: z.number().int().min(0).optional(),
 });
 
+/** Fly's `StopRequest`: the signal and timeout that override the stop config once. */
+export const stopRequestSchema = z.looseObject({
+  signal: z.string().regex(/^SIG[A-Z0-9]+$/, 'a signal name such as "SIGTERM"').optional(),
+  timeout: z.union([z.string(), z.number()]).optional(),
+});
+
 /** States from which a Machine may be started, stopped or destroyed. */
 const STARTABLE: readonly MachineState[] = ['created', 'stopped', 'suspended', 'failed'];
-const STOPPABLE: readonly MachineState[] = ['started', 'starting'];
+const STOPPABLE: readonly MachineState[] = ['started', 'starting', 'suspended'];
 const LIVE: readonly MachineState[] = ['started', 'starting', 'stopping', 'restarting'];
 
 /**
@@ -65,11 +82,13 @@ export class MachineOps {
    * resolution, placement) happens before the first write, so a failed create leaves
    * nothing behind.
    */
-  async create(appName: string, body: unknown): Promise<Machine> {
+  async create(appName: string, body: unknown, leaseOwner = 'operator'): Promise<Machine & { nonce?: string }> {
     const request = parseInput(createMachineRequestSchema, body, 'create machine');
     const app = await this.requireApp(appName);
     const image = await this.#deps.images.resolve(request.config.image);
-    const host = this.#deps.scheduler.place({ region: request.region });
+    // A Machine that mounts a volume runs on the volume's host.
+    const mounts = await planMounts(this.#deps.store, this.#deps.scheduler, appName, request);
+    const host = mounts.host ?? this.#deps.scheduler.place({ region: request.region });
     const { store } = this.#deps;
     const addresses = await allocateAddresses(store, host, app.network);
     const now = Date.now();
@@ -89,14 +108,18 @@ export class MachineOps {
       updatedAt: now,
     };
     const created = await store.createMachine(machine, [machineEvent('launch', 'created', 'user', undefined, now)]);
-    if (request.skip_launch) return created;
+    await attachMounts(store, created, mounts);
+    // `lease_ttl`: leased before the start intent is written; Fly answers its nonce in `nonce`.
+    const lease = request.lease_ttl ? await takeLease(store, this.#deps.clock ?? systemClock, { machineId: created.id, ttlSeconds: request.lease_ttl, owner: leaseOwner }) : undefined;
+    const answer = lease ? { ...created, nonce: lease.nonce } : created;
+    if (request.skip_launch) return answer;
     await store.updateMachine(created.id, {
       patch: { state: 'starting' },
       expectState: ['created'],
       events: [machineEvent('start', 'requested', 'user')],
     });
     // Fly answers a create with the Machine as it was created.
-    return created;
+    return answer;
   }
 
   /** Asks the agent to start the Machine. Starting a started one is a no-op. */
@@ -114,11 +137,7 @@ export class MachineOps {
 
   /** Asks the agent to stop the Machine with its stop config or the given override. */
   async stop(appName: string, id: string, body: unknown): Promise<void> {
-    const request = parseInput(
-      z.looseObject({ signal: z.string().regex(/^SIG[A-Z0-9]+$/, 'a signal name such as "SIGTERM"').optional(), timeout: z.union([z.string(), z.number()]).optional() }),
-      body ?? {},
-      'stop machine',
-    );
+    const request = parseInput(stopRequestSchema, body ?? {}, 'stop machine');
     const machine = await this.requireMachine(appName, id);
     this.#refuse('stop', machine, STOPPABLE);
     await this.#deps.store.updateMachine(id, {
@@ -145,6 +164,43 @@ export class MachineOps {
       expectVersion: machine.version,
       events: [machineEvent('destroy', 'requested', 'user', { force })],
     });
+  }
+
+  /** Replaces the config (a new version); see machine-update.ts. */
+  async update(appName: string, id: string, body: unknown): Promise<Machine> {
+    return updateMachine(this.#deps, await this.requireMachine(appName, id), body);
+  }
+
+  async restart(appName: string, id: string, query: Record<string, string>): Promise<void> {
+    await restartMachine(this.#deps, await this.requireMachine(appName, id), query);
+  }
+
+  async suspend(appName: string, id: string): Promise<void> {
+    await suspendMachine(this.#deps, await this.requireMachine(appName, id));
+  }
+
+  async signal(appName: string, id: string, body: unknown): Promise<void> {
+    await signalMachine(this.#deps, await this.requireMachine(appName, id), body);
+  }
+
+  async exec(appName: string, id: string, body: unknown): Promise<ExecResponse> {
+    return execInMachine(this.#deps, await this.requireMachine(appName, id), body);
+  }
+
+  async ps(appName: string, id: string, query: Record<string, string>): Promise<Record<string, unknown>[]> {
+    return listProcesses(this.#deps, await this.requireMachine(appName, id), query);
+  }
+
+  async cordon(appName: string, id: string, cordoned: boolean): Promise<void> {
+    await cordonMachine(this.#deps, await this.requireMachine(appName, id), cordoned);
+  }
+
+  async setMetadata(appName: string, id: string, key: string, body: unknown): Promise<void> {
+    await setMetadata(this.#deps.store, await this.requireMachine(appName, id), key, body);
+  }
+
+  async deleteMetadata(appName: string, id: string, key: string): Promise<void> {
+    await deleteMetadata(this.#deps.store, await this.requireMachine(appName, id), key);
   }
 
   #refuse(action: string, machine: Machine, allowed: readonly MachineState[]): void {

@@ -37,7 +37,8 @@ export function renderApp(app: App, machineCount?: number): Record<string, unkno
     name: app.name,
     status: app.status,
     organization: { name: app.orgSlug, slug: app.orgSlug },
-    network: app.network,
+    // Fly's ListApp has `network` as an object; the number is the org's 6PN network.
+    network: { id: app.network },
     ...(machineCount === undefined ? {} : { machine_count: machineCount }),
   };
 }

@@ -122,7 +122,7 @@ describe('Machines API', () => {
     await settle(id, 'stopping', 'stopped');
     const stopAgain = await call('POST', `/apps/web/machines/${id}/stop`);
     assert.equal(stopAgain.status, 412);
-    assert.match(stopAgain.body.error!, /Cannot stop machine .* must be one of started, starting: got stopped/);
+    assert.match(stopAgain.body.error!, /Cannot stop machine .* must be one of started, starting, suspended: got stopped/);
 
     assert.equal((await call('POST', `/apps/web/machines/${id}/start`)).body['previous_state'], 'stopped');
     await settle(id, 'starting', 'started');

@@ -1,13 +1,27 @@
 import { Hono } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
-import { AloftError, toAloftError } from '../lib/errors.ts';
+import { AloftError } from '../lib/errors.ts';
+import type { Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { Store } from '../store/store.ts';
 import type { Scheduler } from '../scheduler/index.ts';
-import { bearerAuth } from './auth.ts';
+import { authenticate } from './auth/authenticate.ts';
+import { appScope, readOnlyGuard } from './auth/scope.ts';
+import { adminRoutes } from './auth/admin-routes.ts';
+import { leaseGuard } from './leases/lease-guard.ts';
+import { leaseRoutes } from './leases/lease-routes.ts';
+import { systemClock } from '../lib/clock.ts';
 import { MachineOps, type ImageResolver } from './machine-ops.ts';
 import { appRoutes } from './routes/apps.ts';
+import { apiError } from './api-error.ts';
+import { apiBodyLimit } from './body-limit.ts';
+import { openApiRoute } from './openapi/route.ts';
+import { rateLimit, type RateLimitOptions } from './rate-limit/middleware.ts';
 import { machineRoutes } from './routes/machines.ts';
+import { volumeRoutes } from './routes/volumes.ts';
+import { VolumeOps } from './volume-ops.ts';
+import { machineActionRoutes } from './routes/machine-actions.ts';
+import type { HostControl } from '../agent/host-control.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -15,6 +29,14 @@ export interface ApiDeps {
   scheduler: Scheduler;
   token: string;
   log?: Logger;
+  /** How signal, exec and ps reach a Machine's host (the embedded platform: its driver). */
+  hostControl?: HostControl;
+  /** Most bytes a request body may have (default 1 MiB); more is a 413. */
+  bodyLimitBytes?: number;
+  /** Fly's per-Machine rate limits (on by default); `false` turns them off. */
+  rateLimits?: RateLimitOptions | false;
+  /** Time for the rate limits (tests pass a ManualClock). */
+  clock?: Clock;
 }
 
 /**
@@ -27,13 +49,22 @@ export function createApiApp(deps: ApiDeps): Hono {
   const app = new Hono();
 
   app.get('/health', (c) => c.json({ ok: true }));
-  app.use('/v1/*', bearerAuth(deps.token));
+  app.route('/v1', openApiRoute()); // before auth: the document is public
+  app.use('/v1/*', authenticate({ operatorToken: deps.token, store: deps.store }), readOnlyGuard);
+  app.use('/v1/*', apiBodyLimit(deps.bodyLimitBytes));
+  if (deps.rateLimits !== false) app.use('/v1/*', rateLimit({ ...(deps.clock ? { clock: deps.clock } : {}), ...deps.rateLimits }));
+  app.use('/v1/apps/:app/*', appScope(deps.store)); // another org's app answers as a missing one
+  app.use('/v1/apps/:app/machines/:id/*', leaseGuard(deps.store, deps.clock ?? systemClock)); // every change to a leased Machine needs its nonce
+  app.route('/v1', adminRoutes(deps.store, deps.clock ?? systemClock));
+  app.route('/v1/apps', leaseRoutes(deps.store, ops, deps.clock ?? systemClock));
   app.route('/v1/apps', appRoutes(deps.store));
   app.route('/v1/apps', machineRoutes(deps.store, ops));
+  app.route('/v1/apps', volumeRoutes(new VolumeOps(deps)));
+  app.route('/v1/apps', machineActionRoutes(deps.store, ops));
 
   app.notFound((c) => c.json({ error: `Cannot ${c.req.method} ${c.req.path}: no such route`, code: 'NOT_FOUND' }, 404));
   app.onError((err, c) => {
-    const error = toAloftError(err);
+    const error = apiError(err);
     if (error.kind === 'system') log.error({ err, path: c.req.path }, 'api request failed');
     return c.json({ error: error.message, code: error.code }, error.status as 500);
   });

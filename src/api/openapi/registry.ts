@@ -19,6 +19,8 @@ export interface RouteDoc {
   body?: z.ZodType;
   /** Responses by status; `schema` omitted for empty bodies. */
   responses: Record<number, { description: string; schema?: z.ZodType }>;
+  /** True for the few routes served without a bearer token (the OpenAPI document itself). */
+  public?: boolean;
 }
 
 const docs = new Map<string, RouteDoc>();

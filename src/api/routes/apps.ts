@@ -7,12 +7,26 @@ import type { Store } from '../../store/store.ts';
 import { renderApp } from '../render.ts';
 import { parseInput } from '../validate.ts';
 import { readJson } from '../read-json.ts';
+import { documentRoute } from '../openapi/registry.ts';
+import { appResponseSchema, errorResponseSchema, listAppsResponseSchema } from '../schemas/index.ts';
+import { canSeeApp, principalOf } from '../auth/principal.ts';
+import { orgForNewApp } from '../auth/scope.ts';
+import { orgNotFound } from '../../store/store-errors-auth.ts';
 
 const createAppSchema = z.looseObject({
   app_name: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and dashes, 2 to 63 long, not starting with a dash'),
-  org_slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'an org slug such as "personal"').default('personal'),
+  // No default here: an org token's apps default to its org (auth/scope.ts orgForNewApp).
+  org_slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'an org slug such as "personal"').optional(),
   network: z.string().optional(),
 });
+
+const listAppsQuerySchema = z.object({ org_slug: z.string().optional() });
+const appError = (description: string): { description: string; schema: z.ZodType } => ({ description, schema: errorResponseSchema });
+const tags = ['Apps'];
+documentRoute({ method: 'post', path: '/apps', operationId: 'Apps_create', summary: "Create an app (on its org's private network).", tags, body: createAppSchema, responses: { 201: { description: 'The app', schema: appResponseSchema }, 400: appError('Invalid name or org'), 409: appError('The name is taken') } });
+documentRoute({ method: 'get', path: '/apps', operationId: 'Apps_list', summary: 'List apps, optionally of one org.', tags, query: listAppsQuerySchema, responses: { 200: { description: 'Apps', schema: listAppsResponseSchema } } });
+documentRoute({ method: 'get', path: '/apps/{app_name}', operationId: 'Apps_show', summary: 'One app with its machine count.', tags, responses: { 200: { description: 'The app', schema: appResponseSchema }, 404: appError('No such app') } });
+documentRoute({ method: 'delete', path: '/apps/{app_name}', operationId: 'Apps_delete', summary: 'Delete an app that has no live machines.', tags, responses: { 202: { description: 'Deleted' }, 404: appError('No such app'), 409: appError('The app still has machines') } });
 
 /**
  * The org's 6PN network number: one per org, allocated on its first app and never
@@ -33,11 +47,13 @@ export function appRoutes(store: Store): Hono {
 
   routes.post('/', async (c) => {
     const body = parseInput(createAppSchema, await readJson(c), 'create app');
+    const orgSlug = orgForNewApp(c, body.org_slug);
+    if (!(await store.getOrg(orgSlug))) throw orgNotFound('create app', orgSlug);
     const app: App = {
       id: shortId(),
       name: body.app_name,
-      orgSlug: body.org_slug,
-      network: await orgNetwork(store, body.org_slug),
+      orgSlug,
+      network: await orgNetwork(store, orgSlug),
       status: 'pending',
       createdAt: Date.now(),
     };
@@ -47,7 +63,8 @@ export function appRoutes(store: Store): Hono {
 
   routes.get('/', async (c) => {
     const orgSlug = c.req.query('org_slug');
-    const apps = await store.listApps(orgSlug ? { orgSlug } : {});
+    // Only what the token may see: another org's slug lists nothing, as an unknown one does.
+    const apps = (await store.listApps(orgSlug ? { orgSlug } : {})).filter((a) => canSeeApp(principalOf(c), a));
     const rendered = await Promise.all(
       apps.map(async (app) => renderApp(app, (await store.listMachines({ appName: app.name })).length)),
     );

@@ -1,0 +1,56 @@
+import { AloftError } from '../lib/errors.ts';
+import type { Clock } from '../lib/clock.ts';
+import { Scheduler } from '../scheduler/index.ts';
+import type { Store } from '../store/store.ts';
+import type { ResolvedImage } from '../image/types.ts';
+import { createApiApp } from './server.ts';
+
+/** The operator's token in in-process API tests. */
+export const OPERATOR_TOKEN = 'operator-token';
+
+/** Resolves only "ok-image", as a test image store would. */
+const images = {
+  async resolve(ref: string): Promise<ResolvedImage> {
+    if (ref !== 'ok-image') throw new AloftError('IMAGE_NOT_FOUND', `Cannot find image "${ref}": no such path`);
+    return {
+      ref,
+      digest: `sha256:${'a'.repeat(64)}`,
+      registry: 'local',
+      repository: 'ok-image',
+      tag: 'latest',
+      config: { entrypoint: ['/bin/sh'], cmd: [], env: [], workingDir: '/', user: '', exposedPorts: [8080] },
+      layers: [],
+    };
+  },
+};
+
+export interface Answer {
+  status: number;
+  body: Record<string, unknown> & { error?: string; code?: string };
+}
+
+/**
+ * An in-process API over `store` (rate limits off, `clock` injected) and a `call`
+ * that sends one request with a bearer token and extra headers and reads JSON back.
+ */
+export function testApi(store: Store, clock: Clock) {
+  const app = createApiApp({
+    store,
+    images,
+    scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]),
+    token: OPERATOR_TOKEN,
+    rateLimits: false,
+    clock,
+  });
+  const call = async (method: string, path: string, options: { body?: unknown; token?: string | null; headers?: Record<string, string> } = {}): Promise<Answer> => {
+    const token = options.token === undefined ? OPERATOR_TOKEN : options.token;
+    const response = await app.request(`/v1${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json', ...options.headers },
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : {}) as Answer['body'] };
+  };
+  return { app, call };
+}
