@@ -1,8 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { appsCommand } from './commands/apps.ts';
 import { machineCommand } from './commands/machine.ts';
+import { machineOpsCommands } from './commands/machine-ops.ts';
+import { leaseCommand } from './commands/lease.ts';
+import { orgsCommand } from './commands/orgs.ts';
+import { tokensCommand } from './commands/tokens.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
+import { volumesCommand } from './commands/volumes.ts';
 import { sayError } from './output.ts';
 
 /**
@@ -18,7 +23,12 @@ const program = new Command('aloft')
 upCommand(program);
 appsCommand(program);
 machineCommand(program);
+machineOpsCommands(program);
+leaseCommand(program); // after machineCommand: it adds `machine lease`
+orgsCommand(program);
+tokensCommand(program);
 statusCommand(program);
+volumesCommand(program);
 
 try {
   await program.parseAsync(process.argv);

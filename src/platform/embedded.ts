@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApiApp, listenApi } from '../api/index.ts';
-import { Agent } from '../agent/index.ts';
+import { Agent, LocalHostControl } from '../agent/index.ts';
 import { ImageStore, prepareRootfs, releaseRootfs } from '../image/index.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { shortId } from '../lib/ids.ts';
@@ -11,6 +11,7 @@ import { OciDriver } from '../runtime/index.ts';
 import { Scheduler, type HostInfo } from '../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import { acquireLock } from './lock.ts';
+import { hostVolumes } from '../agent/volumes/index.ts';
 import type { PlatformSettings } from './settings.ts';
 import { ensureToken } from './token.ts';
 
@@ -47,7 +48,9 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     const images = new ImageStore(join(settings.dataDir, 'images'));
     const scheduler = new Scheduler([host]);
 
-    const api = await listenApi(createApiApp({ store, images, scheduler, token, log }), { host: settings.apiHost, port: settings.apiPort });
+    // signal, exec and ps reach this host's runtime directly; the driver keeps no state of its own.
+    const hostControl = new LocalHostControl(host.id, new OciDriver({ runtime: settings.runtime, stateRoot: join(settings.dataDir, settings.runtime), log }));
+    const api = await listenApi(createApiApp({ store, images, scheduler, token, log, hostControl }), { host: settings.apiHost, port: settings.apiPort });
     cleanups.push(() => api.close());
     const proxy = createProxy({ store, host: settings.proxyHost, port: settings.proxyPort, domain: settings.domain, region: settings.region, log });
     const proxyAddress = await proxy.listen();
@@ -67,6 +70,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
           prepareRootfs,
           releaseRootfs,
         },
+        volumes: hostVolumes(store, host, settings.dataDir, log),
       });
     let agent = makeAgent();
     await agent.start();

@@ -138,8 +138,10 @@ export function machineCommand(program: Command): void {
     .option('--timeout <duration>', 'how long to wait before SIGKILL, e.g. 10s')
     .action(async (id: string, opts: AppOption & { signal?: string; timeout?: string }) => {
       const client = await clientFromEnv();
+      // Fly's wait for stopped needs the version: the one running now.
+      const { instance_id: version } = await client.get<MachineView>(machinesPath(opts.app, id));
       await client.post(machinesPath(opts.app, id, 'stop'), { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.timeout ? { timeout: opts.timeout } : {}) });
-      await client.get(`${machinesPath(opts.app, id, 'wait')}?state=stopped&timeout=60`);
+      await client.get(`${machinesPath(opts.app, id, 'wait')}?state=stopped&instance_id=${encodeURIComponent(version)}&timeout=60`);
       say(`Machine ${id} is stopped`);
     });
 
