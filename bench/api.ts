@@ -74,6 +74,7 @@ async function serve(kind: string): Promise<void> {
       });
     });
     server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as { port: number }).port }));
+    process.on('disconnect', () => server.close(() => process.exit(0)));
     return;
   }
   const { createApiApp, listenApi } = await import('../src/api/index.ts');
@@ -106,7 +107,14 @@ async function start(kind: string): Promise<{ url: string; stop(): void }> {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`bench api: the ${kind} server exited with ${String(code)}`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => child.disconnect() };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    // Ask it to leave (it cleans its temp dir), and make sure it does: the bench is bounded.
+    stop: () => {
+      child.disconnect();
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    },
+  };
 }
 
 async function main(): Promise<void> {

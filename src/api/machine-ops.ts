@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AloftError } from '../lib/errors.ts';
+import { AloftError, isAloftError } from '../lib/errors.ts';
 import { instanceId, isMachineId, machineId, machineName } from '../lib/ids.ts';
 import { isTerminal, machineConfigSchema, machineEvent, type App, type Machine, type MachineState } from '../model/index.ts';
 import type { Store } from '../store/store.ts';
@@ -28,6 +28,8 @@ export interface MachineOpsDeps {
   clock?: Clock | undefined;
   /** How signal, exec and ps reach a Machine's host; without it they answer HOST_UNAVAILABLE. */
   hostControl?: HostControl | undefined;
+  /** Makes names for Machines created without one (default: machineName). */
+  machineNames?: (() => string) | undefined;
 }
 
 export const createMachineRequestSchema = z.looseObject({
@@ -44,6 +46,9 @@ export const stopRequestSchema = z.looseObject({
   signal: z.string().regex(/^SIG[A-Z0-9]+$/, 'a signal name such as "SIGTERM"').optional(),
   timeout: z.union([z.string(), z.number()]).optional(),
 });
+
+/** How many generated names a create tries before giving up on a crowded app. */
+const NAME_ATTEMPTS = 8;
 
 /** States from which a Machine may be started, stopped or destroyed. */
 const STARTABLE: readonly MachineState[] = ['created', 'stopped', 'suspended', 'failed'];
@@ -94,7 +99,7 @@ export class MachineOps {
     const now = Date.now();
     const machine: Machine = {
       id: machineId(),
-      name: request.name ?? machineName(),
+      name: request.name ?? this.#name(),
       appName,
       region: host.region,
       hostId: host.id,
@@ -107,7 +112,7 @@ export class MachineOps {
       createdAt: now,
       updatedAt: now,
     };
-    const created = await store.createMachine(machine, [machineEvent('launch', 'created', 'user', undefined, now)]);
+    const created = await this.#insert(machine, request.name === undefined);
     await attachMounts(store, created, mounts);
     // `lease_ttl`: leased before the start intent is written; Fly answers its nonce in `nonce`.
     const lease = request.lease_ttl ? await takeLease(store, this.#deps.clock ?? systemClock, { machineId: created.id, ttlSeconds: request.lease_ttl, owner: leaseOwner }) : undefined;
@@ -120,6 +125,28 @@ export class MachineOps {
     });
     // Fly answers a create with the Machine as it was created.
     return answer;
+  }
+
+  /**
+   * Inserts the new Machine. A generated name that another live Machine of the app
+   * already has is replaced and tried again: the caller asked for no name, so a name
+   * clash is ours to solve, never theirs (regression: random names collided after a
+   * few thousand Machines in one app).
+   */
+  #name(): string {
+    return (this.#deps.machineNames ?? machineName)();
+  }
+
+  async #insert(machine: Machine, nameGenerated: boolean): Promise<Machine> {
+    const events = [machineEvent('launch', 'created', 'user', undefined, machine.createdAt)];
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#deps.store.createMachine(machine, events);
+      } catch (err) {
+        if (!nameGenerated || attempt >= NAME_ATTEMPTS || !isAloftError(err, 'MACHINE_NAME_TAKEN')) throw err;
+        machine = { ...machine, name: this.#name() };
+      }
+    }
   }
 
   /** Asks the agent to start the Machine. Starting a started one is a no-op. */

@@ -158,6 +158,28 @@ describe('Machines API', () => {
     assert.match(response.body.error!, /'region' must be one of this platform's regions \(local\): got "ams"/);
   });
 
+  test('a generated name that is taken is replaced, a chosen one is refused (regression: random names collided)', async () => {
+    const names = ['taken-name', 'taken-name', 'fresh-name'];
+    const crowded = createApiApp({
+      store,
+      images,
+      scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]),
+      token: TOKEN,
+      machineNames: () => names.shift() ?? 'spare-name',
+    });
+    const post = async (body: unknown) => {
+      const response = await crowded.request('/v1/apps/web/machines', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    assert.equal((await post({ config: { image: 'ok-image' }, skip_launch: true })).body['name'], 'taken-name');
+    const second = await post({ config: { image: 'ok-image' }, skip_launch: true });
+    assert.equal(second.status, 200);
+    assert.equal(second.body['name'], 'fresh-name', 'the clash with a generated name is solved, not reported');
+    const chosen = await post({ name: 'taken-name', config: { image: 'ok-image' }, skip_launch: true });
+    assert.equal(chosen.status, 409);
+    assert.equal(chosen.body['code'], 'MACHINE_NAME_TAKEN');
+  });
+
   test('an app with machines cannot be deleted until they are destroyed', async () => {
     const response = await call('DELETE', '/apps/web');
     assert.equal(response.status, 409);

@@ -37,6 +37,8 @@ export interface ApiDeps {
   rateLimits?: RateLimitOptions | false;
   /** Time for the rate limits (tests pass a ManualClock). */
   clock?: Clock;
+  /** Makes names for Machines created without one (tests force clashes with it). */
+  machineNames?: () => string;
 }
 
 /**

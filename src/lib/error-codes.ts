@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   APP_NOT_FOUND: { status: 404, kind: 'user', summary: 'no app by that name' },
   APP_EXISTS: { status: 409, kind: 'user', summary: 'an app by that name already exists' },
   APP_HAS_MACHINES: { status: 409, kind: 'user', summary: 'the app still has live machines' },
+  APP_HAS_VOLUMES: { status: 409, kind: 'user', summary: 'the app still has volumes that are not destroyed' },
 
   // organizations and API tokens
   ORG_NOT_FOUND: { status: 404, kind: 'user', summary: 'no org by that slug' },

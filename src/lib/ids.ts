@@ -25,8 +25,18 @@ export function token(): string {
   return randomBytes(32).toString('base64url');
 }
 
-const ADJECTIVES = ['quiet', 'bold', 'misty', 'lively', 'silent', 'ancient', 'young', 'bright', 'calm', 'swift'];
-const NOUNS = ['river', 'meadow', 'sun', 'forest', 'cloud', 'field', 'wave', 'glade', 'frost', 'dune'];
+// 32 × 32 × 10,000 ≈ 10M names. Random names still collide by the birthday bound (even
+// odds near ~3,800 live machines in one app), so callers retry a taken generated name.
+const ADJECTIVES = [
+  'quiet', 'bold', 'misty', 'lively', 'silent', 'ancient', 'young', 'bright', 'calm', 'swift', 'amber', 'autumn',
+  'billowing', 'crimson', 'dawn', 'divine', 'falling', 'gentle', 'hidden', 'icy', 'little', 'long', 'morning', 'patient',
+  'polished', 'proud', 'red', 'restless', 'rough', 'snowy', 'sparkling', 'wandering',
+];
+const NOUNS = [
+  'river', 'meadow', 'sun', 'forest', 'cloud', 'field', 'wave', 'glade', 'frost', 'dune', 'bird', 'breeze',
+  'brook', 'bush', 'dew', 'dust', 'feather', 'fire', 'flower', 'fog', 'grass', 'haze', 'hill', 'lake',
+  'leaf', 'moon', 'mountain', 'night', 'paper', 'pine', 'pond', 'rain',
+];
 
 /** A friendly generated machine name, e.g. "misty-river-4821". */
 export function machineName(): string {

@@ -88,6 +88,15 @@ export function appRoutes(store: Store): Hono {
         `Cannot delete app "${name}" as it must have no machines left: got ${live.length} (${live.map((m) => `${m.id} ${m.state}`).join(', ')}); destroy them first`,
       );
     }
+    // A volume is a slice of a host's disk holding the user's data: never dropped as a
+    // side effect of deleting its app.
+    const volumes = await store.listVolumes({ appName: name });
+    if (volumes.length > 0) {
+      throw new AloftError(
+        'APP_HAS_VOLUMES',
+        `Cannot delete app "${name}" as it must have no volumes left: got ${volumes.length} (${volumes.map((v) => `${v.id} ${v.state}`).join(', ')}); destroy them first`,
+      );
+    }
     await store.deleteApp(name);
     return c.body(null, 202);
   });

@@ -228,4 +228,19 @@ describe('Volumes API', () => {
     const list = (await call('GET', '/apps/web/volumes')).body as unknown as Body[];
     assert.ok(!list.some((v) => v['id'] === id));
   });
+
+  test('an app with a volume that is not destroyed cannot be deleted; afterwards its records go with it', async () => {
+    assert.equal((await call('POST', '/apps', { app_name: 'keeper' })).status, 201);
+    const created = await call('POST', '/apps/keeper/volumes', { name: 'data', region: 'local', size_gb: 1 });
+    const id = created.body['id'] as string;
+    const refused = await call('DELETE', '/apps/keeper');
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body['code'], 'APP_HAS_VOLUMES');
+    assert.match(String(refused.body['error']), new RegExp(id));
+    await call('DELETE', `/apps/keeper/volumes/${id}`);
+    await settle(id, 'destroying', 'destroyed');
+    assert.equal((await call('DELETE', '/apps/keeper')).status, 202);
+    assert.equal((await call('POST', '/apps', { app_name: 'keeper' })).status, 201);
+    assert.deepEqual(await store.listVolumes({ appName: 'keeper', includeDestroyed: true }), [], 'a new app of that name inherits nothing');
+  });
 });

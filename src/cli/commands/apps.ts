@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { clientFromEnv, type AppView } from '../api-client.ts';
+import { clientFromEnv, type ApiClient, type AppView } from '../api-client.ts';
 import { printJson, printTable, say } from '../output.ts';
 
 /** `aloft apps create|list|destroy`. */
@@ -37,18 +37,35 @@ export function appsCommand(program: Command): void {
   apps
     .command('destroy <name>')
     .description('destroy an app and all its machines')
-    .option('-y, --yes', 'do not ask; destroy its machines too')
+    .option('-y, --yes', 'do not ask; destroy its machines and volumes too')
     .action(async (name: string, opts: { yes?: boolean }) => {
       const client = await clientFromEnv();
       const machines = await client.get<{ id: string; state: string }[]>(`/apps/${encodeURIComponent(name)}/machines`);
       if (machines.length > 0 && !opts.yes) {
         throw new Error(`Cannot destroy app ${name} as it has ${machines.length} machine(s); pass --yes to destroy them too`);
       }
+      const volumes = await client.get<{ id: string }[]>(`/apps/${encodeURIComponent(name)}/volumes`);
+      if (volumes.length > 0 && !opts.yes) {
+        throw new Error(`Cannot destroy app ${name} as it has ${volumes.length} volume(s) holding data; pass --yes to destroy them too`);
+      }
       for (const m of machines) {
         await client.delete(`/apps/${encodeURIComponent(name)}/machines/${m.id}?force=true`);
         await client.get(`/apps/${encodeURIComponent(name)}/machines/${m.id}/wait?state=destroyed&timeout=60`);
       }
+      for (const v of volumes) await client.delete(`/apps/${encodeURIComponent(name)}/volumes/${v.id}`);
+      await waitForVolumesGone(client, name, 60_000);
       await client.delete(`/apps/${encodeURIComponent(name)}`);
       say(`Destroyed app ${name}`);
     });
+}
+
+/** Volumes have no wait endpoint: poll their list, bounded, until the agent has freed them all. */
+async function waitForVolumesGone(client: ApiClient, app: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await client.get<{ id: string; state: string }[]>(`/apps/${encodeURIComponent(app)}/volumes`);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`Cannot destroy app ${app} as its volumes were not freed within ${timeoutMs / 1000}s: ${left.map((v) => `${v.id} ${v.state}`).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }

@@ -108,6 +108,10 @@ export class SqliteStore implements Store {
         .all(name);
       // One change per machine, so watchers (proxy, DNS) drop each route they hold.
       for (const id of ids) this.#removeMachine(id);
+      // Destroyed volumes' records go with their app (the API refuses while any is live),
+      // so a new app of the same name starts with none.
+      this.#sql('DELETE FROM volume_snapshots WHERE app_name = ?').run(name);
+      this.#sql('DELETE FROM volumes WHERE app_name = ?').run(name);
       this.#sql('DELETE FROM apps WHERE name = ?').run(name);
       this.#changes.append('app', 'delete', name);
     });
