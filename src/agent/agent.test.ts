@@ -117,7 +117,7 @@ describe('Agent', () => {
   });
 
   test('stops with the requested signal and records the exit', async () => {
-    await newAgent();
+    const agent = await newAgent();
     const m = await createMachine('created');
     await request(m.id, ['created'], 'starting');
     await reach(m.id, 'started');
@@ -126,6 +126,8 @@ describe('Agent', () => {
     const [exit] = await store.listEvents(m.id, { limit: 1 });
     assert.equal(exit?.type, 'exit');
     assert.deepEqual((exit?.request?.['exit_event'] as Record<string, unknown>)['signal'], 'SIGTERM');
+    // `stopped` is recorded first (the proxy drops the route at once), clean-up follows.
+    await agent.idle();
     assert.equal(world.sandboxes.has(m.id), false, 'the sandbox is removed after a stop');
   });
 

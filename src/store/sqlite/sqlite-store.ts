@@ -8,6 +8,7 @@ import type { ChangeListener, MachineChange, MachineFilter, MachineVersion, Stor
 import { listVersions, recordVersion } from './versions.ts';
 import { appExists, appNotFound, machineIdTaken, machineNameTaken, machineNotFound, storeClosed } from '../store-errors.ts';
 import { ChangeFeed } from './change-feed.ts';
+import { GroupCommit } from './group-commit.ts';
 import { ChangeLog } from './change-log.ts';
 import { SqliteVolumes } from './volumes.ts';
 import type { SnapshotPatch, VolumeChange, VolumeFilter } from '../volume-store.ts';
@@ -47,6 +48,7 @@ export class SqliteStore implements Store {
   readonly #feed: ChangeFeed;
   readonly #statements = new Map<string, Statement>();
   readonly #volumes: SqliteVolumes;
+  readonly #commits: GroupCommit;
 
   /** Use openSqliteStore(), which configures and migrates `db` first. */
   constructor(db: Database, options: { logger: Logger; clock: Clock; pollIntervalMs: number; changeLogLimit: number }) {
@@ -63,6 +65,11 @@ export class SqliteStore implements Store {
       },
       { pollIntervalMs: options.pollIntervalMs, logger: options.logger },
     );
+    this.#commits = new GroupCommit(db, {
+      beforeCommit: () => this.#changes.trim(),
+      afterCommit: () => this.#feed.pump(),
+      toError: (action, err) => toStoreError(action, err),
+    });
     this.#volumes = new SqliteVolumes({
       write: (action, fn) => this.#write(action, fn),
       read: (action, fn) => this.#read(action, fn),
@@ -101,7 +108,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteApp(name: string): Promise<void> {
-    this.#write('delete app', () => {
+    await this.#write('delete app', () => {
       if (!this.#appRow(name)) throw appNotFound('delete', name);
       const ids = this.#sql<[string], string>('SELECT id FROM machines WHERE app_name = ? ORDER BY created_at, id')
         .pluck()
@@ -175,7 +182,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteMachine(id: string): Promise<void> {
-    this.#write('delete machine', () => {
+    await this.#write('delete machine', () => {
       if (!this.#machineRow(id)) throw machineNotFound('delete', id);
       this.#removeMachine(id);
     });
@@ -186,7 +193,7 @@ export class SqliteStore implements Store {
   }
 
   async appendEvent(machineId: string, event: MachineEvent): Promise<void> {
-    this.#write('append event', () => {
+    await this.#write('append event', () => {
       if (!this.#machineRow(machineId)) throw machineNotFound('append an event to', machineId);
       this.#insertEvents(machineId, [event]);
     });
@@ -243,7 +250,7 @@ export class SqliteStore implements Store {
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    this.#write('set meta', () => {
+    await this.#write('set meta', () => {
       this.#sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
         key,
         value,
@@ -268,7 +275,7 @@ export class SqliteStore implements Store {
   }
 
   async releaseLease(machineId: string, nonce: string, now: number): Promise<void> {
-    this.#write('release lease', () => releaseLeaseIn(this.#db, machineId, nonce, now));
+    await this.#write('release lease', () => releaseLeaseIn(this.#db, machineId, nonce, now));
   }
 
   // orgs and tokens (sqlite/auth.ts)
@@ -309,23 +316,19 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Writes already queued were promised a commit: make it before closing.
+    if (this.#db.open) this.#commits.flush();
     this.#feed.close();
     if (this.#db.open) this.#db.close();
   }
 
-  /** Runs `fn` in one immediate transaction, then delivers what it logged to watchers. */
-  #write<T>(action: string, fn: () => T): T {
-    const result = this.#guard(action, () =>
-      this.#db
-        .transaction(() => {
-          const value = fn();
-          this.#changes.trim();
-          return value;
-        })
-        .immediate(),
-    );
-    this.#feed.pump();
-    return result;
+  /**
+   * Runs `fn` in a transaction shared with the other writes of this event-loop turn
+   * (group-commit.ts), then delivers what it logged to watchers before resolving.
+   */
+  #write<T>(action: string, fn: () => T): Promise<T> {
+    if (!this.#db.open) return Promise.reject(storeClosed(action));
+    return this.#commits.run(action, fn);
   }
 
   #read<T>(action: string, fn: () => T): T {
@@ -338,9 +341,7 @@ export class SqliteStore implements Store {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof AloftError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      throw new AloftError('STORE_FAILED', `Cannot ${action} as the SQLite store failed: ${message}`, { cause: err });
+      throw toStoreError(action, err);
     }
   }
 
@@ -381,4 +382,11 @@ export class SqliteStore implements Store {
     this.#sql('DELETE FROM machines WHERE id = ?').run(id);
     this.#changes.append('machine', 'delete', id);
   }
+}
+
+/** AloftErrors pass as they are; anything the driver threw becomes STORE_FAILED. */
+function toStoreError(action: string, err: unknown): AloftError {
+  if (err instanceof AloftError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AloftError('STORE_FAILED', `Cannot ${action} as the SQLite store failed: ${message}`, { cause: err });
 }

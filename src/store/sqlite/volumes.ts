@@ -46,7 +46,7 @@ const UPSERT_SNAPSHOT = `INSERT OR REPLACE INTO volume_snapshots
 
 /** How SqliteStore lends its transaction, statement cache, change log and clock. */
 export interface SqliteVolumesDeps {
-  write<T>(action: string, fn: () => T): T;
+  write<T>(action: string, fn: () => T): Promise<T>;
   read<T>(action: string, fn: () => T): T;
   sql<P extends unknown[] = unknown[], R = unknown>(text: string): Statement<P, R>;
   changes: ChangeLog;
