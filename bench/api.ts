@@ -9,10 +9,10 @@
  * `skip_launch: true`, then gets of the created machines; each phase is bounded in time
  * and count. Prints one JSON line.
  */
-import { fork } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool, type Dispatcher } from 'undici';
@@ -102,7 +102,12 @@ async function serve(kind: string): Promise<void> {
 }
 
 async function start(kind: string): Promise<{ url: string; stop(): void }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', kind], { execArgv: [...process.execArgv, ...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=bench/out'] : [])] });
+  // The goal is "on one core": the server gets core 0 to itself; this process (the load)
+  // moved to core 1 in main(). Without taskset both share both cores.
+  const execArgv = [...process.execArgv, ...(process.env['BENCH_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=bench/out'] : [])];
+  const child = PINNED
+    ? spawn('taskset', ['-c', '0', process.execPath, ...execArgv, fileURLToPath(import.meta.url), '--serve', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    : fork(fileURLToPath(import.meta.url), ['--serve', kind], { execArgv });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`bench api: the ${kind} server exited with ${String(code)}`)));
@@ -116,6 +121,9 @@ async function start(kind: string): Promise<{ url: string; stop(): void }> {
     },
   };
 }
+
+/** Whether the server runs alone on core 0 (taskset from util-linux, and at least 2 cores). */
+const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
 async function main(): Promise<void> {
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -167,6 +175,7 @@ async function main(): Promise<void> {
       create_p99_ms: round(creates.p99Ms, 2),
       get_p99_ms: round(gets.p99Ms, 2),
       bare_rps: Math.round(bareFigures.perSecond),
+      server_pinned_to_one_core: PINNED,
     }),
   );
 }
