@@ -1,29 +1,15 @@
+import { AloftError } from '../lib/errors.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { AloftError } from '../lib/errors.ts';
 import { machineEvent, type MachineState } from '../model/index.ts';
 import { Scheduler } from '../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
-import type { ResolvedImage } from '../image/types.ts';
 import type { HostControl } from '../agent/host-control.ts';
 import { createApiApp } from './server.ts';
+import { fakeImages as images } from './testing/fake-images.ts';
 
 const TOKEN = 'test-token';
 
-const images = {
-  async resolve(ref: string): Promise<ResolvedImage> {
-    if (!ref.startsWith('ok-image')) throw new AloftError('IMAGE_NOT_FOUND', `Cannot find image "${ref}": no such path`);
-    return {
-      ref,
-      digest: `sha256:${(ref === 'ok-image' ? 'a' : 'b').repeat(64)}`,
-      registry: 'local',
-      repository: ref,
-      tag: 'latest',
-      config: { entrypoint: ['/bin/sh'], cmd: [], env: [], workingDir: '/', user: '', exposedPorts: [8080] },
-      layers: [],
-    };
-  },
-};
 
 /** Stands in for the host: records what it is asked, answers as a driver would. */
 class FakeHostControl implements HostControl {

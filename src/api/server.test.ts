@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { AloftError } from '../lib/errors.ts';
 import { machineEvent } from '../model/index.ts';
 import { Scheduler } from '../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
-import type { ResolvedImage } from '../image/types.ts';
 import { createApiApp } from './server.ts';
+import { fakeImages as images } from './testing/fake-images.ts';
 
 const TOKEN = 'test-token';
 
-/** Resolves only "ok-image"; anything else is not an image, as a missing path would be. */
-const images = {
-  async resolve(ref: string): Promise<ResolvedImage> {
-    if (ref !== 'ok-image') throw new AloftError('IMAGE_NOT_FOUND', `Cannot find image "${ref}": no such path`);
-    return {
-      ref,
-      digest: `sha256:${'a'.repeat(64)}`,
-      registry: 'local',
-      repository: 'ok-image',
-      tag: 'latest',
-      config: { entrypoint: ['/bin/sh'], cmd: [], env: [], workingDir: '/', user: '', exposedPorts: [8080] },
-      layers: [],
-    };
-  },
-};
 
 describe('Machines API', () => {
   let store: Store;

@@ -1,28 +1,12 @@
-import { AloftError } from '../lib/errors.ts';
 import type { Clock } from '../lib/clock.ts';
 import { Scheduler } from '../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
-import type { ResolvedImage } from '../image/types.ts';
 import { createApiApp } from './server.ts';
+import { fakeImages as images } from './testing/fake-images.ts';
 
 /** The operator's token in in-process API tests. */
 export const OPERATOR_TOKEN = 'operator-token';
 
-/** Resolves only "ok-image", as a test image store would. */
-const images = {
-  async resolve(ref: string): Promise<ResolvedImage> {
-    if (ref !== 'ok-image') throw new AloftError('IMAGE_NOT_FOUND', `Cannot find image "${ref}": no such path`);
-    return {
-      ref,
-      digest: `sha256:${'a'.repeat(64)}`,
-      registry: 'local',
-      repository: 'ok-image',
-      tag: 'latest',
-      config: { entrypoint: ['/bin/sh'], cmd: [], env: [], workingDir: '/', user: '', exposedPorts: [8080] },
-      layers: [],
-    };
-  },
-};
 
 export interface Answer {
   status: number;

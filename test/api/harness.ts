@@ -4,29 +4,16 @@
  * `settle` plays the agent, moving a Machine from an intent to its resting state.
  */
 import type { Hono } from 'hono';
-import { AloftError } from '../../src/lib/errors.ts';
 import { machineEvent } from '../../src/model/index.ts';
 import { Scheduler } from '../../src/scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../src/store/index.ts';
-import type { ResolvedImage } from '../../src/image/types.ts';
 import { createApiApp, type ApiDeps } from '../../src/api/server.ts';
 
 export const TOKEN = 'test-token';
 
-export const fakeImages = {
-  async resolve(ref: string): Promise<ResolvedImage> {
-    if (ref !== 'ok-image') throw new AloftError('IMAGE_NOT_FOUND', `Cannot find image "${ref}": no such path`);
-    return {
-      ref,
-      digest: `sha256:${'a'.repeat(64)}`,
-      registry: 'local',
-      repository: 'ok-image',
-      tag: 'latest',
-      config: { entrypoint: ['/bin/sh'], cmd: [], env: [], workingDir: '/', user: '', exposedPorts: [8080] },
-      layers: [],
-    };
-  },
-};
+import { fakeImages } from '../../src/api/testing/fake-images.ts';
+
+export { fakeImages };
 
 export const oneHost = (): Scheduler => new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]);
 

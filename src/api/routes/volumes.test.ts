@@ -3,24 +3,11 @@ import { after, before, describe, test } from 'node:test';
 import { machineEvent } from '../../model/index.ts';
 import { Scheduler } from '../../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../store/index.ts';
-import type { ResolvedImage } from '../../image/types.ts';
 import { createApiApp } from '../server.ts';
+import { fakeImages as images } from '../testing/fake-images.ts';
 
 const TOKEN = 'test-token';
 
-const images = {
-  async resolve(ref: string): Promise<ResolvedImage> {
-    return {
-      ref,
-      digest: `sha256:${'a'.repeat(64)}`,
-      registry: 'local',
-      repository: 'ok-image',
-      tag: 'latest',
-      config: { entrypoint: ['/bin/sh'], cmd: [], env: [], workingDir: '/', user: '', exposedPorts: [] },
-      layers: [],
-    };
-  },
-};
 
 type Body = Record<string, unknown> & { error?: string; code?: string };
 
