@@ -5,18 +5,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { machineEvent, type Machine, type MachineState } from '../model/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
-import type { HostNetwork } from '../net/host-network.ts';
 import { Agent } from './agent.ts';
 import type { AgentImages } from './ports.ts';
 import { FakeDriver, FakeWorld } from './testing/fake-driver.ts';
+import { fakeNetwork, reachState, TEST_HOST } from './testing/fixtures.ts';
 
-const HOST = { id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['fake'] };
-const network: HostNetwork = {
-  ensureBridge: async () => undefined,
-  attach: async (id) => ({ netnsPath: `/var/run/netns/test-${id}` }),
-  detach: async () => undefined,
-  list: async () => [],
-};
 
 /** The agent carrying out the machine operations' intents: restarting, updating, suspending. */
 describe('Agent: restart, update, suspend', () => {
@@ -36,27 +29,13 @@ describe('Agent: restart, update, suspend', () => {
   };
 
   const newAgent = async (): Promise<Agent> => {
-    const agent = new Agent({ host: HOST, store, driver: new FakeDriver(world), network, images, dataDir });
+    const agent = new Agent({ host: TEST_HOST, store, driver: new FakeDriver(world), network: fakeNetwork, images, dataDir });
     agents.push(agent);
     await agent.start();
     return agent;
   };
 
-  const reach = (id: string, state: MachineState): Promise<Machine> =>
-    new Promise((resolve) => {
-      const stop = store.watch((c) => {
-        if (c.kind === 'machine' && c.op === 'put' && c.key === id && c.machine.state === state) {
-          stop();
-          resolve(c.machine);
-        }
-      });
-      void store.getMachine(id).then((m) => {
-        if (m?.state === state) {
-          stop();
-          resolve(m);
-        }
-      });
-    });
+  const reach = (id: string, state: MachineState): Promise<Machine> => reachState(store, id, state);
 
   const startedMachine = async (): Promise<Machine> => {
     const now = Date.now();
@@ -66,7 +45,7 @@ describe('Agent: restart, update, suspend', () => {
       name: `m-${id}`,
       appName: 'web',
       region: 'local',
-      hostId: HOST.id,
+      hostId: TEST_HOST.id,
       state: 'starting',
       instanceId: 'I1',
       config: { image: 'img', env: { V: '1' } },

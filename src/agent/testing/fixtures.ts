@@ -1,0 +1,33 @@
+import type { Machine, MachineState } from '../../model/index.ts';
+import type { HostNetwork } from '../../net/host-network.ts';
+import type { HostInfo } from '../../scheduler/index.ts';
+import type { Store } from '../../store/store.ts';
+
+/** The one host of the agent's unit tests. */
+export const TEST_HOST: HostInfo = { id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['fake'] };
+
+/** A HostNetwork that only hands out netns paths; the agent's tests need no real network. */
+export const fakeNetwork: HostNetwork = {
+  ensureBridge: async () => undefined,
+  attach: async (id) => ({ netnsPath: `/var/run/netns/test-${id}` }),
+  detach: async () => undefined,
+  list: async () => [],
+};
+
+/** Resolves when the machine is in `state` (now or later), through the store's watch. */
+export function reachState(store: Store, id: string, state: MachineState): Promise<Machine> {
+  return new Promise((resolve) => {
+    const stop = store.watch((c) => {
+      if (c.kind === 'machine' && c.op === 'put' && c.key === id && c.machine.state === state) {
+        stop();
+        resolve(c.machine);
+      }
+    });
+    void store.getMachine(id).then((m) => {
+      if (m?.state === state) {
+        stop();
+        resolve(m);
+      }
+    });
+  });
+}
