@@ -122,8 +122,12 @@ async function start(kind: string): Promise<{ url: string; stop(): void }> {
   };
 }
 
-/** Whether the server runs alone on core 0 (taskset from util-linux, and at least 2 cores). */
-const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
+/**
+ * Whether the server runs alone on core 0 (taskset from util-linux, and at least 2
+ * cores). `-a` moves every thread of this process to core 1, not just the main one
+ * (libuv's pool, V8's helpers, tsx's loader thread), so none competes with the server.
+ */
+const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
 async function main(): Promise<void> {
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
