@@ -122,14 +122,21 @@ async function start(kind: string): Promise<{ url: string; stop(): void }> {
   };
 }
 
+/** Whether the server runs alone on core 0; set by main() when it could pin. */
+let PINNED = false;
+
 /**
- * Whether the server runs alone on core 0 (taskset from util-linux, and at least 2
- * cores). `-a` moves every thread of this process to core 1, not just the main one
- * (libuv's pool, V8's helpers, tsx's loader thread), so none competes with the server.
+ * Moves this process (the load generator) to core 1 so the server can have core 0 to
+ * itself (taskset from util-linux, and at least 2 cores). `-a` moves every thread, not
+ * just the main one. Called from main() only: the server runs this same file, and
+ * pinning at module load moved the server onto the load generator's core.
  */
-const PINNED = cpus().length >= 2 && spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
+function pinLoadGenerator(): boolean {
+  return cpus().length >= 2 && spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' }).status === 0;
+}
 
 async function main(): Promise<void> {
+  PINNED = pinLoadGenerator();
   const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
   // Explicit names: aloft's random names (adjective-noun-NNNN) collide after some thousands.
   let named = 0;
