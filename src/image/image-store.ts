@@ -14,6 +14,7 @@ import { imageConfigSchema, imageManifestSchema, parseJson, type ImageManifest, 
 import { formatPlatform, hostPlatform, type Platform } from './platform.ts';
 import type { ImageConfig, ResolvedImage } from './types.ts';
 import { unpackLayer } from './unpack-layer.ts';
+import { UnpackBudget, type UnpackLimits } from './unpack-limits.ts';
 
 /** Options of an ImageStore. */
 export interface ImageStoreOptions {
@@ -21,6 +22,8 @@ export interface ImageStoreOptions {
   platform?: Platform;
   /** Let layers create device nodes (trusted images only). */
   allowDevices?: boolean;
+  /** Bounds on unpacking one image; default DEFAULT_UNPACK_LIMITS. */
+  unpackLimits?: Partial<UnpackLimits>;
   log?: Logger;
 }
 
@@ -131,9 +134,11 @@ export class ImageStore {
     const tmp = await this.blobs.tmpPath(`unpack-${hex.slice(0, 12)}`);
     await chmod(join(this.dir, 'tmp'), 0o700);
     await mkdir(tmp, { mode: 0o755 });
+    // One budget for all layers: the limits are per image.
+    const budget = new UnpackBudget(this.options.unpackLimits);
     try {
       for (const layer of manifest.layers) {
-        const opts = { digest: layer.digest, ...(this.options.allowDevices === undefined ? {} : { allowDevices: this.options.allowDevices }) };
+        const opts = { digest: layer.digest, budget, ...(this.options.allowDevices === undefined ? {} : { allowDevices: this.options.allowDevices }) };
         await unpackLayer(tmp, await this.blobs.open(layer.digest), opts);
       }
       await rename(tmp, target);

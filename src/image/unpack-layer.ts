@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { extract, type Header } from 'tar-stream';
 import { AloftError, isAloftError } from '../lib/errors.ts';
 import { decompress } from './decompress.ts';
+import { quoteName as quote, UnpackBudget, type UnpackLimits } from './unpack-limits.ts';
 
 const run = promisify(execFile);
 
@@ -24,6 +25,10 @@ export interface UnpackLayerOptions {
   allowDevices?: boolean;
   /** Apply the entries' uid/gid; default: when running as root. */
   chown?: boolean;
+  /** Limits for this layer alone when no `budget` is given; default DEFAULT_UNPACK_LIMITS. */
+  limits?: Partial<UnpackLimits>;
+  /** The image's budget, shared by its layers so per-image limits span them all. */
+  budget?: UnpackBudget;
 }
 
 /**
@@ -36,15 +41,20 @@ export interface UnpackLayerOptions {
  * ".." or a leading "/" are refused, every parent directory is checked with lstat so no
  * write goes through a symlink (a symlink is only ever created, never followed), hard
  * links must point inside the root, and device nodes are refused unless `allowDevices`.
+ * Limits (unpack-limits.ts) bound bytes, entries and name lengths; they are checked as
+ * the layer streams, before the bytes or entry that would pass one are written.
  * Each refusal is an IMAGE_UNSAFE error naming the layer and the entry; the caller owns
  * `root` and throws it away on error.
  */
 export async function unpackLayer(root: string, layer: Readable, options: UnpackLayerOptions): Promise<void> {
-  const state = new LayerState(root, options);
+  const budget = options.budget ?? new UnpackBudget(options.limits);
+  const state = new LayerState(root, options, budget);
   const tar = extract();
   const input = await decompress(layer, `layer ${options.digest}`);
+  const meter = budget.meter(options.digest, () => state.lastEntry);
   input.on('error', (err) => tar.destroy(err));
-  input.pipe(tar);
+  meter.on('error', (err) => tar.destroy(err));
+  input.pipe(meter).pipe(tar);
   try {
     for await (const entry of tar) {
       await state.apply(entry);
@@ -53,6 +63,7 @@ export async function unpackLayer(root: string, layer: Readable, options: Unpack
     }
   } catch (err) {
     input.destroy();
+    meter.destroy();
     tar.destroy();
     if (isAloftError(err)) throw err;
     if ((err as NodeJS.ErrnoException).syscall !== undefined) {
@@ -76,16 +87,29 @@ class LayerState {
   private readonly created = new Set<string>();
   private readonly dirTimes = new Map<string, Date>();
   private readonly chownEntries: boolean;
+  private readonly limits: Readonly<UnpackLimits>;
+  private entries = 0;
+  /** The entry being applied or last applied: where a stream limit was passed. */
+  lastEntry: string | undefined;
 
   constructor(
     private readonly root: string,
     private readonly options: UnpackLayerOptions,
+    private readonly budget: UnpackBudget,
   ) {
     this.chownEntries = options.chown ?? process.getuid?.() === 0;
+    this.limits = budget.limits;
   }
 
   async apply(entry: Entry): Promise<void> {
     const header = entry.header;
+    this.lastEntry = header.name;
+    if (++this.entries > this.limits.maxLayerEntries) {
+      throw new AloftError('IMAGE_UNSAFE', `Cannot unpack layer ${this.options.digest} as it must have at most ${this.limits.maxLayerEntries} tar entries: got more at entry ${quote(header.name)}`, {
+        details: { layer: this.options.digest, entry: header.name },
+      });
+    }
+    this.checkNames(header);
     const parts = this.split(header.name, header.name);
     const base = parts.at(-1);
     if (base === undefined) return this.applyRoot(header);
@@ -96,15 +120,19 @@ class LayerState {
       if (base.startsWith(`${WHITEOUT}${WHITEOUT}`)) return;
       return this.whiteout(parents, base.slice(WHITEOUT.length), header.name);
     }
-    await this.ensureParents(parents, header.name, true);
-    const rel = parts.join('/');
-    const path = join(this.root, rel);
     const type = header.type ?? 'file';
     if (type === 'character-device' || type === 'block-device') {
       if (!this.options.allowDevices) {
         throw this.unsafe(header.name, 'not be a device node', `a ${type} ${header.devmajor ?? 0}:${header.devminor ?? 0}`);
       }
     }
+    this.budget.chargeEntry(this.options.digest, header.name);
+    // The declared size is checked up front so a bomb is refused before any byte lands;
+    // writeFile still counts what it writes.
+    if (type === 'file' || type === 'contiguous-file') this.budget.checkBytes(this.options.digest, header.name, header.size ?? 0);
+    await this.ensureParents(parents, header.name, true);
+    const rel = parts.join('/');
+    const path = join(this.root, rel);
     await this.clear(path, type === 'directory');
     switch (type) {
       case 'file':
@@ -148,6 +176,21 @@ class LayerState {
     for (const [path, time] of this.dirTimes) await utimes(path, time, time);
   }
 
+  /** Refuses names and link targets longer than the limits, before any is used. */
+  private checkNames(header: Header): void {
+    const { maxPathBytes, maxNameBytes, maxLinkTargetBytes } = this.limits;
+    const pathBytes = Buffer.byteLength(header.name);
+    if (pathBytes > maxPathBytes) throw this.unsafe(header.name, `have a path of at most ${maxPathBytes} bytes`, `${pathBytes} bytes`);
+    for (const part of header.name.split('/')) {
+      // A whiteout names an entry of up to maxNameBytes, plus its ".wh." prefix.
+      const max = part.startsWith(WHITEOUT) ? maxNameBytes + WHITEOUT.length : maxNameBytes;
+      const bytes = Buffer.byteLength(part);
+      if (bytes > max) throw this.unsafe(header.name, `have path components of at most ${max} bytes`, `a component of ${bytes} bytes`);
+    }
+    const linkBytes = Buffer.byteLength(header.linkname ?? '');
+    if (linkBytes > maxLinkTargetBytes) throw this.unsafe(header.name, `have a link target of at most ${maxLinkTargetBytes} bytes`, `${linkBytes} bytes`);
+  }
+
   /** Splits an entry or link name into clean components, refusing escapes. */
   private split(name: string, entryName: string): string[] {
     if (name.startsWith('/')) throw this.unsafe(entryName, 'be a relative path inside the root', `an absolute path ${quote(name)}`);
@@ -178,6 +221,8 @@ class LayerState {
       });
       if (st === undefined) {
         if (!create) return false;
+        // Implicit parents count too: one deep name must not create thousands for free.
+        this.budget.chargeEntry(this.options.digest, entryName);
         await mkdir(path, { mode: 0o755 });
         this.created.add(parents.slice(0, i + 1).join('/'));
         continue;
@@ -200,7 +245,10 @@ class LayerState {
     // O_EXCL|O_NOFOLLOW: the path was cleared, so anything there now is a surprise.
     const file = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      for await (const chunk of entry) await file.write(chunk as Buffer);
+      for await (const chunk of entry) {
+        this.budget.chargeBytes(this.options.digest, header.name, (chunk as Buffer).length);
+        await file.write(chunk as Buffer);
+      }
       if (this.chownEntries) await file.chown(header.uid ?? 0, header.gid ?? 0);
       // chmod after chown: chown clears setuid/setgid bits.
       await file.chmod((header.mode ?? 0o644) & 0o7777);
@@ -266,10 +314,4 @@ class LayerState {
       details: { layer: this.options.digest, entry: entryName },
     });
   }
-}
-
-/** An entry name for a message: quoted, printable, bounded. */
-function quote(name: string): string {
-  const clean = name.replace(/[^\x20-\x7e]/g, '?');
-  return `'${clean.length > 200 ? `${clean.slice(0, 197)}...` : clean}'`;
 }
