@@ -51,6 +51,20 @@ export const ERROR_CODES = {
   IMAGE_INVALID: { status: 400, kind: 'user', summary: 'the image is malformed or fails verification' },
   IMAGE_UNSAFE: { status: 400, kind: 'user', summary: 'an image layer tries to escape its root' },
 
+  // the image registry (src/image/registry): each maps to the OCI Distribution Spec code in its name
+  REGISTRY_BLOB_UNKNOWN: { status: 404, kind: 'user', summary: 'the repository has no blob by that digest' },
+  REGISTRY_BLOB_UPLOAD_UNKNOWN: { status: 404, kind: 'user', summary: 'no blob upload session by that id in the repository' },
+  REGISTRY_BLOB_UPLOAD_INVALID: { status: 416, kind: 'user', summary: 'the chunk does not start where the upload ends' },
+  REGISTRY_DIGEST_INVALID: { status: 400, kind: 'user', summary: 'the digest is malformed or does not match the content' },
+  REGISTRY_MANIFEST_INVALID: { status: 400, kind: 'user', summary: 'the manifest is malformed or of an unsupported media type' },
+  REGISTRY_MANIFEST_UNKNOWN: { status: 404, kind: 'user', summary: 'the repository has no manifest by that tag or digest' },
+  REGISTRY_MANIFEST_BLOB_UNKNOWN: { status: 400, kind: 'user', summary: 'the manifest references a blob or manifest the repository lacks' },
+  REGISTRY_NAME_INVALID: { status: 400, kind: 'user', summary: 'the repository name or tag breaks the spec grammar' },
+  REGISTRY_NAME_UNKNOWN: { status: 404, kind: 'user', summary: 'no repository by that name' },
+  REGISTRY_RANGE_INVALID: { status: 416, kind: 'user', summary: 'the requested byte range lies outside the blob' },
+  REGISTRY_UNSUPPORTED: { status: 405, kind: 'user', summary: 'the registry does not support that operation' },
+  REGISTRY_DENIED: { status: 403, kind: 'user', summary: 'the authorize hook refused access to the repository' },
+
   // the edge proxy's own answers, given instead of a backend's (src/proxy/answers.ts)
   PROXY_NO_ROUTE: { status: 404, kind: 'user', summary: "the Host names no app under the edge's domain" },
   PROXY_NO_STARTED_MACHINE: { status: 503, kind: 'system', summary: 'the app has no started machine; retry shortly' },
