@@ -57,7 +57,7 @@ async function until200(url: string, host?: string): Promise<number> {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench start needs root (it runs runsc and makes network namespaces)');
   const work = await mkdtemp(join(tmpdir(), 'aloft-bench-start-'));
-  const settings = { ...defaultSettings(), dataDir: join(work, 'data'), apiPort: 0, proxyPort: 0, bridge: BRIDGE, ipv4Subnet: SUBNET, hostNumber: 4242 };
+  const settings = { ...defaultSettings(), dataDir: join(work, 'data'), apiPort: 0, proxyPort: 0, registryPort: 0, bridge: BRIDGE, ipv4Subnet: SUBNET, hostNumber: 4242 };
   const platform = await startEmbeddedPlatform(settings, createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' }));
   const rawIds: string[] = [];
   const network = new LinuxHostNetwork({ bridge: BRIDGE, ipv4Subnet: SUBNET });

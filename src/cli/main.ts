@@ -7,6 +7,7 @@ import { orgsCommand } from './commands/orgs.ts';
 import { tokensCommand } from './commands/tokens.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
+import { registryCommand } from './commands/registry.ts';
 import { volumesCommand } from './commands/volumes.ts';
 import { sayError } from './output.ts';
 
@@ -29,6 +30,7 @@ orgsCommand(program);
 tokensCommand(program);
 statusCommand(program);
 volumesCommand(program);
+registryCommand(program);
 
 try {
   await program.parseAsync(process.argv);

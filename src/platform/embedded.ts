@@ -12,6 +12,7 @@ import { Scheduler, type HostInfo } from '../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import { acquireLock } from './lock.ts';
 import { hostVolumes } from '../agent/volumes/index.ts';
+import { startPlatformRegistry } from './registry.ts';
 import type { PlatformSettings } from './settings.ts';
 import { ensureToken } from './token.ts';
 
@@ -22,6 +23,8 @@ export interface RunningPlatform {
   token: string;
   apiUrl: string;
   proxyUrl: string;
+  /** The image registry; org tokens push and pull `<org>/…` (see registryAccess). */
+  registryUrl: string;
   /** Stops the agent only (machines keep running), as a crash or upgrade would. */
   restartAgent(): Promise<void>;
   /** Stops everything; with `stopMachines` (the default) running Machines are stopped too. */
@@ -30,7 +33,7 @@ export interface RunningPlatform {
 
 /**
  * The embedded platform of `aloft up`: one process with the SQLite store, the API,
- * one host agent and the proxy. Ports are bound before the agent touches the host, so
+ * the image registry, one host agent and the proxy. Ports are bound before the agent touches the host, so
  * a second `aloft up` fails cleanly and changes nothing.
  */
 export async function startEmbeddedPlatform(settings: PlatformSettings, log: Logger = silentLogger): Promise<RunningPlatform> {
@@ -52,6 +55,8 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     const hostControl = new LocalHostControl(host.id, new OciDriver({ runtime: settings.runtime, stateRoot: join(settings.dataDir, settings.runtime), log }));
     const api = await listenApi(createApiApp({ store, images, scheduler, token, log, hostControl }), { host: settings.apiHost, port: settings.apiPort });
     cleanups.push(() => api.close());
+    const registry = await startPlatformRegistry({ dataDir: settings.dataDir, host: settings.registryHost, port: settings.registryPort, operatorToken: token, store, log });
+    cleanups.push(() => registry.close());
     const proxy = createProxy({ store, host: settings.proxyHost, port: settings.proxyPort, domain: settings.domain, region: settings.region, log });
     const proxyAddress = await proxy.listen();
     cleanups.push(() => proxy.close());
@@ -83,6 +88,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
       token,
       apiUrl: `http://${settings.apiHost}:${api.port}`,
       proxyUrl: `http://${settings.proxyHost}:${proxyAddress.port}`,
+      registryUrl: registry.url,
       async restartAgent() {
         await agent.stop({ stopMachines: false });
         agent = makeAgent();

@@ -2,3 +2,4 @@
 export { startEmbeddedPlatform, type RunningPlatform } from './embedded.ts';
 export { defaultSettings, defaultDataDir, checkSettings, type PlatformSettings } from './settings.ts';
 export { tokenPath } from './token.ts';
+export { startPlatformRegistry, startStandaloneRegistry, registryDir } from './registry.ts';

@@ -9,6 +9,9 @@ export interface PlatformSettings {
   apiPort: number;
   proxyHost: string;
   proxyPort: number;
+  /** The image registry (OCI Distribution, org tokens); port 0 picks a free one. */
+  registryHost: string;
+  registryPort: number;
   /** Apps are served at `<app>.<domain>`. */
   domain: string;
   region: string;
@@ -34,6 +37,8 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): PlatformS
     apiPort: 4280,
     proxyHost: '127.0.0.1',
     proxyPort: 8080,
+    registryHost: '127.0.0.1',
+    registryPort: 5000,
     domain: 'localhost',
     region: 'local',
     runtime: env['ALOFT_RUNTIME'] === 'runc' ? 'runc' : 'runsc',
@@ -46,7 +51,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): PlatformS
 
 /** Checks settings given on the command line; errors name the flag and the rule. */
 export function checkSettings(s: PlatformSettings): PlatformSettings {
-  for (const [field, port] of [['api-port', s.apiPort], ['proxy-port', s.proxyPort]] as const) {
+  for (const [field, port] of [['api-port', s.apiPort], ['proxy-port', s.proxyPort], ['registry-port', s.registryPort]] as const) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidField('start aloft', field, 'a port number from 0 to 65535', port);
   }
   if (s.runtime !== 'runsc' && s.runtime !== 'runc') throw invalidField('start aloft', 'runtime', 'one of "runsc", "runc"', s.runtime);

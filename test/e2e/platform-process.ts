@@ -21,6 +21,8 @@ export interface PlatformProcessOptions {
   dataDir: string;
   apiPort: number;
   proxyPort: number;
+  /** Default 0: any free port, so tests never clash on the registry's 5000. */
+  registryPort?: number;
   bridge: string;
   ipv4Subnet: string;
   hostNumber: number;
@@ -39,6 +41,7 @@ export class PlatformProcess {
     return [
       join(ROOT, 'bin', 'aloft.js'), 'up', '--no-example',
       '--data-dir', o.dataDir, '--api-port', String(o.apiPort), '--proxy-port', String(o.proxyPort),
+      '--registry-port', String(o.registryPort ?? 0),
       '--bridge', o.bridge, '--ipv4-subnet', o.ipv4Subnet, '--host-number', String(o.hostNumber),
       '--runtime', o.runtime ?? 'runsc',
     ];

@@ -12,10 +12,11 @@ export function upCommand(program: Command): void {
   const defaults = defaultSettings();
   program
     .command('up')
-    .description('start the embedded platform (API, store, agent, proxy) and the example app')
+    .description('start the embedded platform (API, store, registry, agent, proxy) and the example app')
     .option('--data-dir <dir>', 'where state lives (or ALOFT_DATA_DIR)', defaults.dataDir)
     .option('--api-port <port>', 'the API port', (v) => Number(v), defaults.apiPort)
     .option('--proxy-port <port>', 'the proxy port', (v) => Number(v), defaults.proxyPort)
+    .option('--registry-port <port>', 'the image registry port (0: any free one)', (v) => Number(v), defaults.registryPort)
     .option('--domain <domain>', 'apps are served at <app>.<domain>', defaults.domain)
     .option('--region <region>', "this host's region", defaults.region)
     .option('--runtime <runtime>', 'runsc (gVisor) or runc', defaults.runtime)
@@ -23,7 +24,7 @@ export function upCommand(program: Command): void {
     .option('--ipv4-subnet <cidr>', "the host-local IPv4 subnet for Machines", defaults.ipv4Subnet)
     .option('--host-number <n>', "this host's number in 6PN addresses", (v) => Number(v), defaults.hostNumber)
     .option('--no-example', 'do not deploy the example app')
-    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; example: boolean }) => {
+    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; example: boolean }) => {
       const settings = checkSettings({ ...defaults, ...opts });
       installMissingTools(requiredTools(settings.runtime), say);
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
@@ -47,7 +48,7 @@ export function upCommand(program: Command): void {
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-      say(`aloft is up: API ${platform.apiUrl} (token in ${settings.dataDir}/api-token), proxy ${platform.proxyUrl}, runtime ${settings.runtime}`);
+      say(`aloft is up: API ${platform.apiUrl} (token in ${settings.dataDir}/api-token), proxy ${platform.proxyUrl}, registry ${platform.registryUrl}, runtime ${settings.runtime}`);
       if (!opts.example) return;
       try {
         const client = new ApiClient({ baseUrl: platform.apiUrl, token: platform.token });

@@ -13,11 +13,18 @@ export type RegistryAction = 'pull' | 'push' | 'delete' | 'catalog';
  */
 export type Authorize = (request: IncomingMessage, repo: string | undefined, action: RegistryAction) => boolean | Promise<boolean>;
 
+/**
+ * Narrows the catalog to the repositories `request` may see (all of them when absent),
+ * so a listing cannot reveal the names of repositories a client may not pull.
+ */
+export type FilterCatalog = (request: IncomingMessage, repos: string[]) => string[] | Promise<string[]>;
+
 /** Everything a route handler needs. */
 export interface RegistryContext {
   store: RepoStore;
   uploads: Uploads;
   authorize: Authorize;
+  filterCatalog: FilterCatalog;
 }
 
 /** One parsed request, handed to a route. */

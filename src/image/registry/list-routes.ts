@@ -14,7 +14,8 @@ export async function tagsRoute(ctx: RegistryContext, r: RouteRequest): Promise<
 /** GET /v2/_catalog with `n` and `last`. */
 export async function catalogRoute(ctx: RegistryContext, r: Omit<RouteRequest, 'repo'>): Promise<void> {
   await mustAuthorize(ctx, r.req, undefined, 'catalog');
-  const page = paginate(await ctx.store.repositories(), r.url);
+  // Filtered before paginating, so `n` and `last` page through what the client may see.
+  const page = paginate(await ctx.filterCatalog(r.req, await ctx.store.repositories()), r.url);
   sendJson(r.res, 200, { repositories: page.items }, page.link === undefined ? {} : { Link: `</v2/_catalog?${page.link}>; rel="next"` });
 }
 

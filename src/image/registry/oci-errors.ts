@@ -28,7 +28,7 @@ export function specCode(code: ErrorCode): string {
 
 /**
  * Answers with the spec's error body, `{"errors":[{code,message,detail}]}`, and the
- * status from aloft's catalogue. Returns the AloftError for logging.
+ * status from aloft's catalogue (a 401 with a Basic challenge). Returns the AloftError for logging.
  */
 export function sendError(res: ServerResponse, err: unknown, head: boolean): ReturnType<typeof toAloftError> {
   const error = toAloftError(err);
@@ -37,7 +37,10 @@ export function sendError(res: ServerResponse, err: unknown, head: boolean): Ret
     res.destroy();
     return error;
   }
-  res.writeHead(error.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  // The spec (and RFC 9110) want a challenge with every 401: docker and skopeo send
+  // their credentials only after one.
+  const challenge = error.status === 401 ? { 'WWW-Authenticate': 'Basic realm="aloft"' } : {};
+  res.writeHead(error.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...challenge });
   res.end(head ? undefined : body);
   return error;
 }

@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AloftError } from '../../lib/errors.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
-import type { Authorize } from './context.ts';
+import type { Authorize, FilterCatalog } from './context.ts';
 import { collectGarbage, type GcOptions } from './gc.ts';
 import { createHandler } from './handler.ts';
 import { RepoStore } from './repo-store.ts';
@@ -13,10 +14,12 @@ export interface RegistryOptions {
   dir: string;
   log?: Logger;
   /**
-   * Access control per request. Default: allow everything, as nothing is wired to org
-   * tokens yet; do not listen beyond loopback without one.
+   * Access control per request. Default: allow everything, so do not listen beyond
+   * loopback without one (the platform passes registryAccess, src/api/auth/).
    */
   authorize?: Authorize;
+  /** Narrows `_catalog` to what a request may see. Default: every repository. */
+  filterCatalog?: FilterCatalog;
 }
 
 /** A listening registry. */
@@ -36,15 +39,24 @@ export interface Registry {
 export function createRegistry(options: RegistryOptions): Registry {
   const store = new RepoStore(options.dir);
   const log = options.log ?? silentLogger;
-  const handler = createHandler({ store, uploads: new Uploads(store.blobs), authorize: options.authorize ?? (() => true) }, log);
+  const handler = createHandler(
+    { store, uploads: new Uploads(store.blobs), authorize: options.authorize ?? (() => true), filterCatalog: options.filterCatalog ?? ((_req, repos) => repos) },
+    log,
+  );
   return {
     handler,
     async listen({ host, port }) {
       const server = createServer(handler);
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        const onError = (err: NodeJS.ErrnoException): void =>
+          reject(
+            err.code === 'EADDRINUSE'
+              ? new AloftError('ALREADY_RUNNING', `Cannot start the registry on ${host}:${port} as that port is already in use (is another aloft running?)`, { cause: err })
+              : err,
+          );
+        server.once('error', onError);
         server.listen(port, host, () => {
-          server.off('error', reject);
+          server.off('error', onError);
           resolve();
         });
       });

@@ -1,58 +1,27 @@
 // The acceptance: a real client (Debian's skopeo) pushes to and pulls from the
-// registry, and the round trip is byte-identical. Everything skopeo reads or writes
-// (policy, registries.conf, auth, caches) is pointed into a temp dir so the host's own
-// configuration is neither used nor touched.
+// registry, and the round trip is byte-identical. skopeo runs in an isolated workspace
+// (skopeo-fixture.ts), so the host's own configuration is neither used nor touched.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
-import { writeOciLayout } from '../index.ts';
+import { SKIP_WITHOUT_SKOPEO, skopeoWorkspace, type SkopeoWorkspace } from './skopeo-fixture.ts';
 import { startTestRegistry, type TestRegistry } from './test-fixture.ts';
 
-const run = promisify(execFile);
-const SKOPEO = ['/usr/bin/skopeo', '/usr/local/bin/skopeo'].find((p) => existsSync(p));
-
-describe('skopeo against the registry', { skip: SKOPEO === undefined ? 'skopeo is not installed (apt-get install skopeo)' : false }, () => {
+describe('skopeo against the registry', { skip: SKIP_WITHOUT_SKOPEO }, () => {
   let reg: TestRegistry;
+  let ws: SkopeoWorkspace;
   let work: string;
-  let env: NodeJS.ProcessEnv;
-
-  const skopeo = async (...args: string[]): Promise<string> => {
-    const { stdout } = await run(SKOPEO ?? 'skopeo', ['--insecure-policy', '--registries-conf', join(work, 'registries.conf'), ...args], { env, timeout: 60_000 });
-    return stdout;
-  };
+  const skopeo = (...args: string[]): Promise<string> => ws.skopeo(...args);
 
   before(async () => {
     reg = await startTestRegistry();
-    work = await mkdtemp(join(tmpdir(), 'aloft-skopeo-'));
-    await mkdir(join(work, 'home'), { recursive: true });
-    await writeFile(join(work, 'registries.conf'), 'unqualified-search-registries = []\n');
-    await writeFile(join(work, 'auth.json'), '{"auths":{}}\n');
-    env = {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-      HOME: join(work, 'home'),
-      XDG_CONFIG_HOME: join(work, 'home', '.config'),
-      XDG_RUNTIME_DIR: join(work, 'home'),
-      REGISTRY_AUTH_FILE: join(work, 'auth.json'),
-      CONTAINERS_REGISTRIES_CONF: join(work, 'registries.conf'),
-      TMPDIR: work,
-    };
-    await writeOciLayout(join(work, 'src'), {
-      tag: 'latest',
-      files: [
-        { path: '/hello.txt', content: 'hello from aloft\n' },
-        { path: '/bin', type: 'dir' },
-      ],
-      config: { cmd: ['/bin/sh'], env: ['PATH=/bin'] },
-    });
+    ws = await skopeoWorkspace();
+    work = ws.work;
   });
   after(async () => {
     await reg.close();
-    await rm(work, { recursive: true, force: true });
+    await ws.cleanUp();
   });
 
   test('push with skopeo copy, pull back, and the round trip is byte-identical', async () => {

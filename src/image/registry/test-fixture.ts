@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Digest } from '../digest.ts';
 import { MEDIA_TYPES } from '../media-types.ts';
-import { createRegistry, type Registry } from './registry.ts';
+import { createRegistry, type Registry, type RegistryOptions } from './registry.ts';
 import type { Authorize } from './context.ts';
 
 /** A registry listening on 127.0.0.1 with a base URL, and how to clean it up. */
@@ -17,10 +17,10 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
-/** Starts a registry in a fresh temp dir on 127.0.0.1, any free port. */
-export async function startTestRegistry(authorize?: Authorize): Promise<TestRegistry> {
+/** Starts a registry in a fresh temp dir on 127.0.0.1, any free port; `extra` adds options such as filterCatalog. */
+export async function startTestRegistry(authorize?: Authorize, extra: Omit<RegistryOptions, 'dir' | 'authorize'> = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'aloft-registry-'));
-  const registry = createRegistry(authorize === undefined ? { dir } : { dir, authorize });
+  const registry = createRegistry(authorize === undefined ? { dir, ...extra } : { dir, ...extra, authorize });
   const running = await registry.listen({ host: '127.0.0.1', port: 0 });
   return {
     registry,
@@ -35,9 +35,9 @@ export async function startTestRegistry(authorize?: Authorize): Promise<TestRegi
 }
 
 /** Pushes one blob monolithically; returns its digest. */
-export async function pushBlob(base: string, repo: string, bytes: Buffer): Promise<string> {
+export async function pushBlob(base: string, repo: string, bytes: Buffer, headers: Record<string, string> = {}): Promise<string> {
   const digest = sha256Digest(bytes);
-  const res = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes });
+  const res = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: bytes, headers });
   if (res.status !== 201) throw new Error(`push blob: ${res.status} ${await res.text()}`);
   return digest;
 }
@@ -56,14 +56,14 @@ export function imageManifest(config: Buffer, layers: Buffer[], extra: Record<st
   );
 }
 
-/** Pushes config, layers and the manifest under `ref`; returns the manifest digest. */
-export async function pushImage(base: string, repo: string, ref: string, seed: string): Promise<{ digest: string; config: Buffer; layer: Buffer; manifest: Buffer }> {
+/** Pushes config, layers and the manifest under `ref` (with `headers`, e.g. credentials); returns the manifest digest. */
+export async function pushImage(base: string, repo: string, ref: string, seed: string, headers: Record<string, string> = {}): Promise<{ digest: string; config: Buffer; layer: Buffer; manifest: Buffer }> {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));
   const layer = Buffer.from(`layer of ${seed}`);
-  await pushBlob(base, repo, config);
-  await pushBlob(base, repo, layer);
+  await pushBlob(base, repo, config, headers);
+  await pushBlob(base, repo, layer, headers);
   const manifest = imageManifest(config, [layer]);
-  const res = await fetch(`${base}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: manifest, headers: { 'Content-Type': MEDIA_TYPES.ociManifest } });
+  const res = await fetch(`${base}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: manifest, headers: { ...headers, 'Content-Type': MEDIA_TYPES.ociManifest } });
   if (res.status !== 201) throw new Error(`push manifest: ${res.status} ${await res.text()}`);
   return { digest: sha256Digest(manifest), config, layer, manifest };
 }
