@@ -15,6 +15,9 @@ import { copyVerified, digestHex, sha256Digest, type BlobRef } from './digest.ts
 export class BlobStore {
   private readonly blobDir: string;
   private readonly tmpDir: string;
+  // Blobs being written, by digest: a second put of one waits for the first instead of
+  // fetching the same bytes again (concurrent pulls of images sharing layers).
+  private readonly writing = new Map<string, Promise<boolean>>();
 
   constructor(readonly dir: string) {
     this.blobDir = join(dir, 'blobs', 'sha256');
@@ -35,9 +38,18 @@ export class BlobStore {
   /**
    * Stores the blob from `open()` unless it is already there; resolves true when it
    * copied. The source is opened only when needed. Throws IMAGE_INVALID naming `what`
-   * when the bytes do not match `expected`.
+   * when the bytes do not match `expected`. Concurrent puts of one digest open the
+   * source once; the others resolve false when it is stored, or fail with it.
    */
-  async put(expected: BlobRef, what: string, openSource: () => Promise<Readable>): Promise<boolean> {
+  put(expected: BlobRef, what: string, openSource: () => Promise<Readable>): Promise<boolean> {
+    const pending = this.writing.get(expected.digest);
+    if (pending !== undefined) return pending.then(() => false);
+    const writing = this.putOnce(expected, what, openSource).finally(() => this.writing.delete(expected.digest));
+    this.writing.set(expected.digest, writing);
+    return writing;
+  }
+
+  private async putOnce(expected: BlobRef, what: string, openSource: () => Promise<Readable>): Promise<boolean> {
     if (await this.has(expected.digest, expected.size)) return false;
     const target = this.path(expected.digest);
     await mkdir(this.blobDir, { recursive: true });

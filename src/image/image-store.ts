@@ -12,6 +12,8 @@ import { isLayerMediaType, isManifestMediaType, MEDIA_TYPES } from './media-type
 import { resolveLayout } from './oci-layout.ts';
 import { imageConfigSchema, imageManifestSchema, parseJson, type ImageManifest, type OciImageConfig } from './oci-schemas.ts';
 import { formatPlatform, hostPlatform, type Platform } from './platform.ts';
+import { resolveRemote, type RegistryCredentials } from './pull.ts';
+import { formatRegistryRef, parseRegistryRef, type RegistryImageRef } from './registry-ref.ts';
 import type { ImageConfig, ResolvedImage } from './types.ts';
 import { unpackLayer } from './unpack-layer.ts';
 import { UnpackBudget, type UnpackLimits } from './unpack-limits.ts';
@@ -24,6 +26,12 @@ export interface ImageStoreOptions {
   allowDevices?: boolean;
   /** Bounds on unpacking one image; default DEFAULT_UNPACK_LIMITS. */
   unpackLimits?: Partial<UnpackLimits>;
+  /** Credentials for a registry host ("host:port" as in refs), sent as HTTP Basic. */
+  credentials?: (host: string) => RegistryCredentials | undefined;
+  /** Registry hosts reached over plain http; loopback ones always are. */
+  insecureRegistries?: readonly string[];
+  /** The fetch used to pull; tests inject one. */
+  fetch?: typeof fetch;
   log?: Logger;
 }
 
@@ -61,10 +69,13 @@ export class ImageStore {
 
   /**
    * Resolves a local reference ("path", "path:tag", "path@sha256:…"; path an OCI
-   * layout directory or a docker-archive tarball), imports its blobs (verified; present
-   * ones are not copied again) and records the reference.
+   * layout directory or a docker-archive tarball) or a registry one
+   * ("host[:port]/repo[:tag|@sha256:…]", pulled), imports its blobs (verified; present
+   * ones are not copied or fetched again) and records the reference.
    */
   async resolve(ref: string): Promise<ResolvedImage> {
+    const remote = await registryRefOf(ref);
+    if (remote !== undefined) return this.pull(ref, remote);
     const { path, tag, digest } = await locate(ref);
     const want = { ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
     let image: SourceImage;
@@ -95,12 +106,42 @@ export class ImageStore {
     return resolved;
   }
 
-  /** The manifest digest `ref` last resolved to here, if any (no file is read). */
+  /** The manifest digest `ref` last resolved to here, if any (no image is read). */
   async lookup(ref: string): Promise<string | undefined> {
-    const parsed = parseLocalRef(ref);
-    const key = refKey(parsed.path, parsed);
+    const remote = await registryRefOf(ref);
+    let key: string;
+    if (remote === undefined) {
+      const parsed = parseLocalRef(ref);
+      key = refKey(parsed.path, parsed);
+    } else {
+      key = remoteKey(remote);
+    }
     const record = await readFile(this.refPath(key), 'utf8').catch(() => undefined);
     return record === undefined ? undefined : (JSON.parse(record) as { digest: string }).digest;
+  }
+
+  /** Pulls a registry image: the manifest always (tags move), blobs only when absent. */
+  private async pull(ref: string, remote: RegistryImageRef): Promise<ResolvedImage> {
+    const o = this.options;
+    const image = await resolveRemote(remote, {
+      platform: this.platform,
+      ...(o.credentials === undefined ? {} : { credentials: o.credentials }),
+      ...(o.insecureRegistries === undefined ? {} : { insecureHosts: o.insecureRegistries }),
+      ...(o.fetch === undefined ? {} : { fetch: o.fetch }),
+    });
+    const imported = await this.importImage(image);
+    const resolved: ResolvedImage = {
+      ref,
+      digest: image.manifest.digest,
+      registry: remote.host,
+      repository: remote.repository,
+      tag: remote.tag ?? '',
+      config: toImageConfig(imported.config),
+      layers: imported.manifest.layers.map((l) => l.digest),
+    };
+    await this.recordRef(remoteKey(remote), resolved.digest);
+    this.log.debug({ ref, digest: resolved.digest }, 'image pulled');
+    return resolved;
   }
 
   /** The config and layers of an image this store holds, by manifest digest. */
@@ -221,6 +262,37 @@ async function locate(ref: string): Promise<{ path: string; tag?: string; digest
   throw new AloftError('IMAGE_NOT_FOUND', `Cannot resolve image '${ref}' as path ${parsed.path} must exist: got nothing there`, {
     details: { path: parsed.path },
   });
+}
+
+/**
+ * The registry reference `ref` is, or undefined when it is local: a path that exists,
+ * or starts with "/" or ".", stays local even when it looks like "host/repo".
+ */
+async function registryRefOf(ref: string): Promise<RegistryImageRef | undefined> {
+  let remote: RegistryImageRef | undefined;
+  let malformed: unknown;
+  try {
+    remote = parseRegistryRef(ref);
+  } catch (err) {
+    malformed = err;
+  }
+  if (remote === undefined && malformed === undefined) return undefined;
+  if ((await exists(ref)) || (await exists(localPath(ref)))) return undefined;
+  if (malformed !== undefined) throw malformed;
+  return remote;
+}
+
+function localPath(ref: string): string {
+  try {
+    return parseLocalRef(ref).path;
+  } catch {
+    return ref;
+  }
+}
+
+// Prefixed so no local path's key can equal a registry ref's.
+function remoteKey(remote: RegistryImageRef): string {
+  return `registry:${formatRegistryRef(remote)}`;
 }
 
 function refKey(path: string, want: { tag?: string | undefined; digest?: string | undefined }): string {

@@ -48,7 +48,12 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     const store = await openSqliteStore({ path: join(settings.dataDir, 'aloft.db') });
     cleanups.push(() => store.close());
     const host = await localHost(store, settings);
-    const images = new ImageStore(join(settings.dataDir, 'images'));
+    // Machines may run images pushed to this platform's own registry, which wants a
+    // token: pulls from it (its host:port, known once it listens) carry the operator's.
+    const own: { registry?: string } = {};
+    const images = new ImageStore(join(settings.dataDir, 'images'), {
+      credentials: (registryHost) => (registryHost === own.registry ? { username: 'aloft', password: token } : undefined),
+    });
     const scheduler = new Scheduler([host]);
 
     // signal, exec and ps reach this host's runtime directly; the driver keeps no state of its own.
@@ -57,6 +62,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     cleanups.push(() => api.close());
     const registry = await startPlatformRegistry({ dataDir: settings.dataDir, host: settings.registryHost, port: settings.registryPort, operatorToken: token, store, log });
     cleanups.push(() => registry.close());
+    own.registry = new URL(registry.url).host;
     const proxy = createProxy({ store, host: settings.proxyHost, port: settings.proxyPort, domain: settings.domain, region: settings.region, log });
     const proxyAddress = await proxy.listen();
     cleanups.push(() => proxy.close());

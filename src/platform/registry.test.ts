@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashTokenSecret, newTokenSecret } from '../api/auth/secret.ts';
 import { isAloftError } from '../lib/errors.ts';
+import { ImageStore, writeOciLayout } from '../image/index.ts';
+import { pushLayout } from '../image/registry/test-fixture.ts';
 import { SKIP_WITHOUT_SKOPEO, skopeoWorkspace, type SkopeoWorkspace } from '../image/registry/skopeo-fixture.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import { startPlatformRegistry } from './registry.ts';
@@ -41,6 +43,17 @@ describe('the platform registry', () => {
     const res = await fetch(`${registry.url}/v2/`);
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Basic realm="aloft"');
+  });
+
+  test('an ImageStore given the operator token as credentials pulls what was pushed with it', async () => {
+    const built = await writeOciLayout(join(dataDir, 'hello-layout'), { files: [{ path: '/hello', content: 'hi' }], config: { cmd: ['/hello'] } });
+    const auth = `Basic ${Buffer.from('aloft:operator-secret').toString('base64')}`;
+    await pushLayout(registry.url, 'personal/hello', 'latest', built.path, built.digest, { authorization: auth });
+    const host = new URL(registry.url).host;
+    const images = new ImageStore(join(dataDir, 'images'), { credentials: (h) => (h === host ? { username: 'aloft', password: 'operator-secret' } : undefined) });
+    const image = await images.resolve(`${host}/personal/hello:latest`);
+    assert.deepEqual([image.digest, image.registry, image.repository], [built.digest, host, 'personal/hello']);
+    await assert.rejects(new ImageStore(join(dataDir, 'images-anon')).resolve(`${host}/personal/hello:latest`), (err) => isAloftError(err, 'IMAGE_NOT_FOUND'));
   });
 
   describe('with skopeo', { skip: SKIP_WITHOUT_SKOPEO }, () => {

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildHelloImage } from '../../examples/hello/build.ts';
 import { helloMachineConfig } from '../../examples/hello/app.ts';
 import { ApiClient, type MachineView } from '../../src/cli/api-client.ts';
+import { pushLayout } from '../../src/image/registry/test-fixture.ts';
 import { httpGet, type HttpGetResult } from '../../src/lib/http-get.ts';
 import { cleanUpHost, freePort, PlatformProcess } from './platform-process.ts';
 
@@ -58,6 +59,7 @@ describe('walking skeleton: aloft up → machine → proxy', { timeout: 240_000 
       dataDir,
       apiPort: await freePort(),
       proxyPort: await freePort(),
+      registryPort: await freePort(),
       bridge: `alte2e${suffix}`,
       ipv4Subnet: `172.${16 + (suffix % 16)}.${suffix}.0/24`,
       hostNumber: 1000 + suffix,
@@ -135,6 +137,22 @@ describe('walking skeleton: aloft up → machine → proxy', { timeout: 240_000 
     assert.equal(result.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
     const list = JSON.parse(aloft('machine', 'list', '--app', 'hello', '--json').stdout) as MachineView[];
     assert.equal(list.length, 1);
+  });
+
+  test('an image pushed to the platform registry runs by its registry ref (aloft machine run)', async () => {
+    const host = `127.0.0.1:${platform.options.registryPort}`;
+    const index = JSON.parse(await readFile(join(imagePath, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const digest = index.manifests[0]?.digest ?? '';
+    await pushLayout(`http://${host}`, 'personal/hello', 'latest', imagePath, digest, { authorization: `Bearer ${platform.token}` });
+    const run = aloft('machine', 'run', `${host}/personal/hello:latest`, '--app', 'hello', '--json');
+    assert.equal(run.status, 0, run.stderr);
+    const pulled = JSON.parse(run.stdout) as MachineView;
+    machineIds.add(pulled.id);
+    assert.equal(pulled.state, 'started');
+    assert.deepEqual(pulled.image_ref, { registry: host, repository: 'personal/hello', tag: 'latest', digest, labels: {} });
+    const destroy = aloft('machine', 'destroy', pulled.id, '--app', 'hello', '--force');
+    assert.equal(destroy.status, 0, destroy.stderr);
+    assert.deepEqual(sandboxes(), [machine.id]);
   });
 
   test('a second aloft up on the same data dir says so clearly and changes nothing', async () => {

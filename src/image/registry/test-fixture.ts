@@ -1,10 +1,11 @@
 // Helpers shared by the registry's tests: a registry on loopback in a temp dir, and
 // small pushes through the HTTP API. Not part of the public face.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256Digest } from '../digest.ts';
 import { MEDIA_TYPES } from '../media-types.ts';
+import { imageManifestSchema, parseJson } from '../oci-schemas.ts';
 import { createRegistry, type Registry, type RegistryOptions } from './registry.ts';
 import type { Authorize } from './context.ts';
 
@@ -72,4 +73,14 @@ export async function pushImage(base: string, repo: string, ref: string, seed: s
 export async function errorCode(res: Response): Promise<string | undefined> {
   const body = (await res.json()) as { errors?: { code?: string }[] };
   return body.errors?.[0]?.code;
+}
+
+/** Pushes the image `digest` of the OCI layout at `layout` (config, layers, manifest) to `repo:tag`. */
+export async function pushLayout(base: string, repo: string, tag: string, layout: string, digest: string, headers: Record<string, string> = {}): Promise<void> {
+  const blob = (d: string): Promise<Buffer> => readFile(join(layout, 'blobs', 'sha256', d.slice('sha256:'.length)));
+  const manifestBytes = await blob(digest);
+  const manifest = parseJson(manifestBytes, imageManifestSchema, `manifest ${digest}`);
+  for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) await pushBlob(base, repo, await blob(d), headers);
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifestBytes, headers: { ...headers, 'Content-Type': MEDIA_TYPES.ociManifest } });
+  if (res.status !== 201) throw new Error(`push manifest: ${res.status} ${await res.text()}`);
 }
