@@ -1,7 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ApiClient } from '../../src/cli/api-client.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -98,4 +101,48 @@ export function cleanUpHost(options: PlatformProcessOptions, machineIds: Iterabl
     .filter((mountPoint) => mountPoint.startsWith(options.dataDir))
     .reverse();
   for (const mountPoint of mounts) spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+}
+
+/** A running `aloft up` for one e2e file, with everything needed to reach and remove it. */
+export interface TestPlatform {
+  platform: PlatformProcess;
+  client: ApiClient;
+  dataDir: string;
+  /** Machines the test created: their netns are removed by name at the end. */
+  machineIds: Set<string>;
+  /** Kills the platform and removes all it left on the host. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `aloft up --no-example` in a fresh data dir, on free ports, with a bridge,
+ * subnet and host number of its own (`name`, at most 6 characters, keeps bridge names
+ * apart between files), so it never collides with a dev platform or another test.
+ */
+export async function startTestPlatform(name: string): Promise<TestPlatform> {
+  const dataDir = await mkdtemp(join(tmpdir(), `aloft-e2e-${name}-`));
+  const suffix = Math.floor(Math.random() * 200) + 20;
+  const platform = new PlatformProcess({
+    dataDir,
+    apiPort: await freePort(),
+    proxyPort: await freePort(),
+    registryPort: await freePort(),
+    bridge: `alt${name.slice(0, 6)}${suffix}`,
+    ipv4Subnet: `172.${16 + (suffix % 16)}.${suffix}.0/24`,
+    hostNumber: 1000 + suffix,
+  });
+  const machineIds = new Set<string>();
+  const close = async (): Promise<void> => {
+    await platform.stop('SIGKILL');
+    cleanUpHost(platform.options, machineIds);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await platform.start();
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const client = new ApiClient({ baseUrl: `http://127.0.0.1:${platform.options.apiPort}`, token: platform.token });
+  return { platform, client, dataDir, machineIds, close };
 }

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildHelloImage } from '../../examples/hello/build.ts';
-import { ApiClient, type ApiError } from '../../src/cli/api-client.ts';
-import { cleanUpHost, freePort, PlatformProcess } from './platform-process.ts';
+import type { ApiClient, ApiError } from '../../src/cli/api-client.ts';
+import { startTestPlatform, type PlatformProcess, type TestPlatform } from './platform-process.ts';
 
 /**
  * A volume end to end: `aloft up`, a Machine under runsc that mounts a volume at /data
@@ -20,7 +19,7 @@ describe('volumes: a Machine under runsc keeps its data across stop and start', 
   let imagePath: string;
   let volumeId: string;
   let machineId: string;
-  const machineIds = new Set<string>();
+  let machineIds: Set<string>;
 
   /** Waits (bounded) for the Machine's own write to reach the host: the sandbox runs apart from us, so there is no event to wait on. */
   const until = async <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => {
@@ -35,26 +34,16 @@ describe('volumes: a Machine under runsc keeps its data across stop and start', 
   const mountPath = (): string => join(dataDir, 'volumes', 'mnt', volumeId);
   const mounted = (): boolean => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mountPath());
 
+  let harness: TestPlatform | undefined;
+
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'aloft-e2e-vol-'));
-    const suffix = Math.floor(Math.random() * 200) + 20;
-    platform = new PlatformProcess({
-      dataDir,
-      apiPort: await freePort(),
-      proxyPort: await freePort(),
-      bridge: `altvol${suffix}`,
-      ipv4Subnet: `172.${16 + (suffix % 16)}.${suffix}.0/24`,
-      hostNumber: 2000 + suffix,
-    });
-    await platform.start();
-    client = new ApiClient({ baseUrl: `http://127.0.0.1:${platform.options.apiPort}`, token: platform.token });
+    harness = await startTestPlatform('vol');
+    ({ platform, client, dataDir, machineIds } = harness);
     imagePath = await buildHelloImage(join(dataDir, 'hello-image'));
   });
 
   after(async () => {
-    await platform?.stop('SIGKILL');
-    if (platform) cleanUpHost(platform.options, machineIds);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   test('a volume is created on the host and a Machine mounting it starts', async () => {

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildHelloImage } from '../../examples/hello/build.ts';
 import { helloMachineConfig } from '../../examples/hello/app.ts';
-import { ApiClient, type MachineView } from '../../src/cli/api-client.ts';
+import type { ApiClient, MachineView } from '../../src/cli/api-client.ts';
 import { pushLayout } from '../../src/image/registry/test-fixture.ts';
 import { httpGet, type HttpGetResult } from '../../src/lib/http-get.ts';
-import { cleanUpHost, freePort, PlatformProcess } from './platform-process.ts';
+import { PlatformProcess, startTestPlatform, type TestPlatform } from './platform-process.ts';
 
 /**
  * The walking skeleton, end to end, as a user drives it: `aloft up` in a child process,
@@ -22,7 +21,7 @@ describe('walking skeleton: aloft up → machine → proxy', { timeout: 240_000 
   let platform: PlatformProcess;
   let client: ApiClient;
   let imagePath: string;
-  const machineIds = new Set<string>();
+  let machineIds: Set<string>;
 
   const get = (path = '/'): Promise<HttpGetResult> => httpGet(`http://127.0.0.1:${platform.options.proxyPort}${path}`, { host: 'hello.localhost' });
 
@@ -52,27 +51,16 @@ describe('walking skeleton: aloft up → machine → proxy', { timeout: 240_000 
       env: { ...process.env, ALOFT_API_URL: `http://127.0.0.1:${platform.options.apiPort}`, ALOFT_API_TOKEN: platform.token },
     });
 
+  let harness: TestPlatform | undefined;
+
   before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'aloft-e2e-'));
-    const suffix = Math.floor(Math.random() * 200) + 20;
-    platform = new PlatformProcess({
-      dataDir,
-      apiPort: await freePort(),
-      proxyPort: await freePort(),
-      registryPort: await freePort(),
-      bridge: `alte2e${suffix}`,
-      ipv4Subnet: `172.${16 + (suffix % 16)}.${suffix}.0/24`,
-      hostNumber: 1000 + suffix,
-    });
-    await platform.start();
-    client = new ApiClient({ baseUrl: `http://127.0.0.1:${platform.options.apiPort}`, token: platform.token });
+    harness = await startTestPlatform('e2e');
+    ({ platform, client, dataDir, machineIds } = harness);
     imagePath = await buildHelloImage(join(dataDir, 'hello-image'));
   });
 
   after(async () => {
-    await platform?.stop('SIGKILL');
-    if (platform) cleanUpHost(platform.options, machineIds);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   let machine: MachineView;
