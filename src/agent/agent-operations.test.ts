@@ -8,7 +8,7 @@ import { openSqliteStore, type Store } from '../store/index.ts';
 import { Agent } from './agent.ts';
 import type { AgentImages } from './ports.ts';
 import { FakeDriver, FakeWorld } from './testing/fake-driver.ts';
-import { fakeNetwork, reachState, TEST_HOST } from './testing/fixtures.ts';
+import { fakeNetwork, reachState, TEST_HOST, testMachine } from './testing/fixtures.ts';
 
 
 /** The agent carrying out the machine operations' intents: restarting, updating, suspending. */
@@ -38,24 +38,8 @@ describe('Agent: restart, update, suspend', () => {
   const reach = (id: string, state: MachineState): Promise<Machine> => reachState(store, id, state);
 
   const startedMachine = async (): Promise<Machine> => {
-    const now = Date.now();
-    const id = Math.random().toString(16).slice(2, 16).padEnd(14, '0');
-    await store.createMachine({
-      id,
-      name: `m-${id}`,
-      appName: 'web',
-      region: 'local',
-      hostId: TEST_HOST.id,
-      state: 'starting',
-      instanceId: 'I1',
-      config: { image: 'img', env: { V: '1' } },
-      imageRef: { registry: 'local', repository: 'img', tag: 'latest', digest: 'sha256:00' },
-      addresses: { ipv6: 'fdaa::2', ipv4: '172.19.0.2' },
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    });
-    return reach(id, 'started');
+    const machine = await store.createMachine(testMachine('starting', { env: { V: '1' } }, { ipv6: 'fdaa::2', ipv4: '172.19.0.2' }));
+    return reach(machine.id, 'started');
   };
 
   const intend = (id: string, from: MachineState, to: MachineState, type: string, patch: Partial<Machine> = {}, request?: Record<string, unknown>) =>

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import { machineEvent, type Machine, type MachineState } from '../model/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import { Agent } from './agent.ts';
 import type { AgentImages } from './ports.ts';
 import { FakeDriver, FakeWorld } from './testing/fake-driver.ts';
-import { fakeNetwork, reachState, TEST_HOST } from './testing/fixtures.ts';
+import { fakeNetwork, reachState, TEST_HOST, testMachine } from './testing/fixtures.ts';
 
 
 describe('Agent', () => {
@@ -38,25 +38,8 @@ describe('Agent', () => {
   /** Resolves when the machine reaches `state`, through the store's watch. */
   const reach = (id: string, state: MachineState): Promise<Machine> => reachState(store, id, state);
 
-  const createMachine = async (state: MachineState, config: Partial<Machine['config']> = {}): Promise<Machine> => {
-    const now = Date.now();
-    const id = Math.random().toString(16).slice(2, 16).padEnd(14, '0');
-    return store.createMachine({
-      id,
-      name: `m-${id}`,
-      appName: 'web',
-      region: 'local',
-      hostId: TEST_HOST.id,
-      state,
-      instanceId: 'I1',
-      config: { image: 'img', env: { A: 'machine' }, ...config },
-      imageRef: { registry: 'local', repository: 'img', tag: 'latest', digest: 'sha256:00' },
-      addresses: { ipv6: 'fdaa:0:1:0:1:0:1:2', ipv4: '172.19.0.2' },
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    });
-  };
+  const createMachine = (state: MachineState, config: Partial<Machine['config']> = {}): Promise<Machine> =>
+    store.createMachine(testMachine(state, { env: { A: 'machine' }, ...config }));
 
   const request = (id: string, from: MachineState[], to: MachineState, request?: Record<string, unknown>) =>
     store.updateMachine(id, { patch: { state: to }, expectState: from, events: [machineEvent(to === 'starting' ? 'start' : to === 'stopping' ? 'stop' : 'destroy', 'requested', 'user', request)] });
@@ -73,7 +56,6 @@ describe('Agent', () => {
     await store.close();
     await rm(dataDir, { recursive: true, force: true });
   });
-  after(() => undefined);
 
   test('starts a machine it is asked to start, with the Fly environment and the command resolved', async () => {
     await newAgent();

@@ -1,4 +1,5 @@
-import type { Machine, MachineState } from '../../model/index.ts';
+import { randomBytes } from 'node:crypto';
+import type { Machine, MachineAddresses, MachineConfig, MachineState } from '../../model/index.ts';
 import type { HostNetwork } from '../../net/host-network.ts';
 import type { HostInfo } from '../../scheduler/index.ts';
 import type { Store } from '../../store/store.ts';
@@ -30,4 +31,28 @@ export function reachState(store: Store, id: string, state: MachineState): Promi
       }
     });
   });
+}
+
+/**
+ * A Machine record on TEST_HOST in app "web", in `state`, with `config` over a small
+ * default (image "img"). The agent tests insert it with store.createMachine.
+ */
+export function testMachine(state: MachineState, config: Partial<MachineConfig> = {}, addresses: MachineAddresses = { ipv6: 'fdaa:0:1:0:1:0:1:2', ipv4: '172.19.0.2' }): Machine {
+  const now = Date.now();
+  const id = randomBytes(7).toString('hex');
+  return {
+    id,
+    name: `m-${id}`,
+    appName: 'web',
+    region: 'local',
+    hostId: TEST_HOST.id,
+    state,
+    instanceId: 'I1',
+    config: { image: 'img', ...config },
+    imageRef: { registry: 'local', repository: 'img', tag: 'latest', digest: 'sha256:00' },
+    addresses,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
