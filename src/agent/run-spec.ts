@@ -77,6 +77,7 @@ export function buildRunSpec(options: {
   const guest = machine.config.guest ?? {};
   return {
     machineId: machine.id,
+    ...(guest.driver ? { driver: guest.driver } : {}),
     rootfs: options.rootfs,
     workDir: join(options.machineDir, 'run'),
     hostname: machine.id,

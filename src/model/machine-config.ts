@@ -16,6 +16,12 @@ export const machineGuestSchema = z.looseObject({
   gpu_kind: z.string().optional(),
   gpus: z.number().int().min(0).optional(),
   kernel_args: stringList.optional(),
+  /**
+   * aloft's addition: which runtime isolates the Machine — "oci" (a gVisor/runc
+   * sandbox) or "microvm" (a QEMU microVM); absent = the host's default. Fly clients
+   * never send it and ignore it in answers.
+   */
+  driver: z.enum(['oci', 'microvm']).optional(),
 });
 
 export const machineInitSchema = z.looseObject({

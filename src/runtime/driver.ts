@@ -61,6 +61,11 @@ export interface ExitStatus {
 /** Everything a driver needs to run one Machine. Built by the agent. */
 export interface RunSpec {
   machineId: string;
+  /**
+   * Which of the host's drivers runs it (`config.guest.driver`: "oci" or "microvm");
+   * absent = the host's default. Only a DriverSet reads it.
+   */
+  driver?: string;
   /** Absolute path to this machine's own writable root filesystem (no symlinks). */
   rootfs: string;
   /** Per-machine scratch dir the driver may use (bundle, logs, sockets). */

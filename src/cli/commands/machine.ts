@@ -46,9 +46,12 @@ export function machineCommand(program: Command): void {
     .option('-r, --region <region>', 'the region to run in')
     .option('-n, --name <name>', 'the machine name')
     .option('--cmd <command...>', 'override the image command')
+    .option('--driver <driver>', "what isolates it: 'oci' (gVisor/runc sandbox) or 'microvm' (QEMU); default: the host's")
+    .option('--vm-memory <mb>', 'memory in MB', (v) => Number(v))
+    .option('--vm-cpus <n>', 'number of CPUs', (v) => Number(v))
     .option('--detach', 'do not wait for the machine to start')
     .option('--json', 'print the machine as JSON')
-    .action(async (image: string, opts: AppOption & { port?: number; env: string[]; region?: string; name?: string; cmd?: string[]; detach?: boolean; json?: boolean }) => {
+    .action(async (image: string, opts: AppOption & { port?: number; env: string[]; region?: string; name?: string; cmd?: string[]; driver?: string; vmMemory?: number; vmCpus?: number; detach?: boolean; json?: boolean }) => {
       const client = await clientFromEnv();
       const config: Record<string, unknown> = { image: imageRef(image), env: parseEnv(opts.env) };
       if (opts.port !== undefined) {
@@ -64,6 +67,12 @@ export function machineCommand(program: Command): void {
         ];
       }
       if (opts.cmd) config['init'] = { cmd: opts.cmd };
+      // Sent as given: the API validates each field and names it in its error.
+      const guest: Record<string, unknown> = {};
+      if (opts.driver !== undefined) guest['driver'] = opts.driver;
+      if (opts.vmMemory !== undefined) guest['memory_mb'] = opts.vmMemory;
+      if (opts.vmCpus !== undefined) guest['cpus'] = opts.vmCpus;
+      if (Object.keys(guest).length > 0) config['guest'] = guest;
       const created = await client.post<MachineView>(machinesPath(opts.app), {
         config,
         ...(opts.region ? { region: opts.region } : {}),
