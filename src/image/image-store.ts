@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../lib/log.ts';
 import { BlobStore } from './blob-store.ts';
 import { digestHex, sha256Digest } from './digest.ts';
 import { resolveDockerArchive, stageArchive } from './docker-archive.ts';
+import { buildExt4Image, type Ext4ImageOptions } from './ext4-image.ts';
 import { toImageConfig } from './image-config.ts';
 import { parseLocalRef } from './image-ref.ts';
 import { directoryFiles, type SourceImage } from './image-source.ts';
@@ -13,6 +14,8 @@ import { resolveLayout } from './oci-layout.ts';
 import { imageConfigSchema, imageManifestSchema, parseJson, type ImageManifest, type OciImageConfig } from './oci-schemas.ts';
 import { formatPlatform, hostPlatform, type Platform } from './platform.ts';
 import { resolveRemote, type RegistryCredentials } from './pull.ts';
+import type { FetchPolicy } from './registry-fetch.ts';
+import { RegistryTokens } from './registry-tokens.ts';
 import { formatRegistryRef, parseRegistryRef, type RegistryImageRef } from './registry-ref.ts';
 import type { ImageConfig, ResolvedImage } from './types.ts';
 import { unpackLayer } from './unpack-layer.ts';
@@ -32,6 +35,10 @@ export interface ImageStoreOptions {
   insecureRegistries?: readonly string[];
   /** The fetch used to pull; tests inject one. */
   fetch?: typeof fetch;
+  /** Timeouts and retries of pulls; defaults in FetchPolicy. */
+  pullPolicy?: FetchPolicy;
+  /** How ext4Image builds base images (headroom, inodes, the command runner). */
+  ext4?: Ext4ImageOptions;
   log?: Logger;
 }
 
@@ -50,6 +57,8 @@ const MAX_JSON_BLOB = 4 << 20;
  * - `refs/<hash of ref>.json`: which manifest a reference last resolved to;
  * - `unpacked/<manifest hex>/`: an image's root filesystem, read-only by convention
  *   (Machines get an overlay on top, see rootfs.ts);
+ * - `ext4/<manifest hex>.ext4`: the same root as an ext4 image for microVMs, read-only
+ *   (Machines get a copy, see ext4-disk.ts);
  * - `tmp/`: staging; nothing there is ever referenced.
  */
 export class ImageStore {
@@ -57,6 +66,9 @@ export class ImageStore {
   private readonly platform: Platform;
   private readonly log: Logger;
   private readonly unpacking = new Map<string, Promise<string>>();
+  private readonly building = new Map<string, Promise<string>>();
+  // One token cache for every pull of this store, so concurrent pulls fetch one token.
+  private readonly tokens: RegistryTokens;
 
   constructor(
     readonly dir: string,
@@ -65,6 +77,10 @@ export class ImageStore {
     this.blobs = new BlobStore(dir);
     this.platform = options.platform ?? hostPlatform();
     this.log = (options.log ?? silentLogger).child({ part: 'image' });
+    this.tokens = new RegistryTokens({
+      ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      ...(options.pullPolicy === undefined ? {} : { policy: options.pullPolicy }),
+    });
   }
 
   /**
@@ -125,6 +141,8 @@ export class ImageStore {
     const o = this.options;
     const image = await resolveRemote(remote, {
       platform: this.platform,
+      tokens: this.tokens,
+      ...(o.pullPolicy === undefined ? {} : { policy: o.pullPolicy }),
       ...(o.credentials === undefined ? {} : { credentials: o.credentials }),
       ...(o.insecureRegistries === undefined ? {} : { insecureHosts: o.insecureRegistries }),
       ...(o.fetch === undefined ? {} : { fetch: o.fetch }),
@@ -191,6 +209,36 @@ export class ImageStore {
       throw err;
     }
     this.log.info({ digest, layers: manifest.layers.length }, 'image unpacked');
+    return target;
+  }
+
+  /**
+   * The path of a read-only ext4 image of the image's root filesystem (for microVM
+   * Machines, which copy it: prepareExt4Disk), built once per manifest digest from the
+   * unpacked root. Concurrent calls for one digest share one build; a failed build
+   * leaves no file behind, and the next call tries again.
+   */
+  ext4Image(digest: string): Promise<string> {
+    const hex = digestHex(digest, 'image digest');
+    let pending = this.building.get(hex);
+    if (pending === undefined) {
+      pending = this.buildExt4Once(digest, hex).finally(() => this.building.delete(hex));
+      this.building.set(hex, pending);
+    }
+    return pending;
+  }
+
+  private async buildExt4Once(digest: string, hex: string): Promise<string> {
+    const parent = join(this.dir, 'ext4');
+    const target = join(parent, `${hex}.ext4`);
+    if (await exists(target)) return target;
+    const root = await this.unpack(digest);
+    // 0700 like unpacked/: the images hold the same setuid files.
+    await mkdir(parent, { recursive: true, mode: 0o700 });
+    await chmod(parent, 0o700);
+    // Read-only: Machines write to their copies (prepareExt4Disk), never to the base.
+    const built = await buildExt4Image(root, target, { ...this.options.ext4, mode: 0o444 });
+    this.log.info({ digest, bytes: built.bytes, inodes: built.inodes }, 'ext4 image built');
     return target;
   }
 

@@ -1,12 +1,14 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { AloftError } from '../lib/errors.ts';
 import { sha256Digest } from './digest.ts';
 import type { BlobSource, SourceImage } from './image-source.ts';
 import { isIndexMediaType, isManifestMediaType, MEDIA_TYPES } from './media-types.ts';
 import { imageIndexSchema, parseJson, type Descriptor } from './oci-schemas.ts';
 import { formatPlatform, matchesPlatform, type Platform } from './platform.ts';
+import { bearerChallenge } from './registry-auth-challenge.ts';
+import { fetchWithRetry, unreachable, type FetchPolicy } from './registry-fetch.ts';
 import { formatRegistryRef, type RegistryImageRef } from './registry-ref.ts';
+import { RegistryTokens, type TokenRequest } from './registry-tokens.ts';
 
 /** A username and password (or token) sent as HTTP Basic to one registry. */
 export interface RegistryCredentials {
@@ -24,12 +26,16 @@ export interface PullOptions {
   insecureHosts?: readonly string[];
   /** The fetch to use; tests inject one. Default: the global (undici) fetch. */
   fetch?: typeof fetch;
+  /** Bearer tokens, shared by the pulls of one store; default: a cache for this pull only. */
+  tokens?: RegistryTokens;
+  /** Timeouts and retries; defaults in FetchPolicy. */
+  policy?: FetchPolicy;
 }
 
 const MAX_MANIFEST = 4 << 20;
 const ACCEPT = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifest, MEDIA_TYPES.dockerManifestList].join(', ');
-// Manifests are small: a registry that takes longer than this is as good as down.
-const MANIFEST_TIMEOUT_MS = 30_000;
+// An index may point at an index (e.g. attestations wrapped around a platform index); more than this is a loop or abuse.
+const MAX_INDEX_DEPTH = 4;
 
 /**
  * Fetches the manifest `ref` names from its registry (descending an index or manifest
@@ -46,9 +52,16 @@ export async function resolveRemote(ref: RegistryImageRef, options: PullOptions)
       details: { digest: ref.digest, actual: manifest.descriptor.digest },
     });
   }
-  if (isIndexMediaType(manifest.descriptor.mediaType)) {
-    const index = parseJson(manifest.bytes, imageIndexSchema, `image index ${manifest.descriptor.digest} of '${client.name}'`);
-    const chosen = index.manifests.find((d) => isManifestMediaType(d.mediaType) && matchesPlatform(d, options.platform));
+  for (let depth = 0; isIndexMediaType(manifest.descriptor.mediaType); depth++) {
+    const what = `image index ${manifest.descriptor.digest} of '${client.name}'`;
+    if (depth >= MAX_INDEX_DEPTH) {
+      throw new AloftError('IMAGE_INVALID', `Cannot pull image '${client.name}' as its indexes must nest at most ${MAX_INDEX_DEPTH} deep: got more (at ${manifest.descriptor.digest})`);
+    }
+    const index = parseJson(manifest.bytes, imageIndexSchema, what);
+    // A manifest for the platform first; else a nested index for it (or for any platform, as nested indexes often name none).
+    const chosen =
+      index.manifests.find((d) => isManifestMediaType(d.mediaType) && matchesPlatform(d, options.platform)) ??
+      index.manifests.find((d) => isIndexMediaType(d.mediaType) && (d.platform === undefined || matchesPlatform(d, options.platform)));
     if (chosen === undefined) {
       const got = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : d.mediaType)).join(', ') || 'none';
       throw new AloftError('IMAGE_NOT_FOUND', `Cannot pull image '${client.name}' as its index must have a manifest for ${formatPlatform(options.platform)}: got ${got}`);
@@ -70,12 +83,16 @@ interface FetchedManifest {
   descriptor: Descriptor;
 }
 
-/** The HTTP side of one pull: URLs, credentials, status codes into AloftErrors. */
+/** The HTTP side of one pull: URLs, credentials, Bearer tokens, status codes into AloftErrors. */
 class RegistryClient {
   readonly name: string;
   private readonly base: string;
-  private readonly headers: Record<string, string> = {};
+  private readonly repoKey: string;
+  private readonly creds: RegistryCredentials | undefined;
   private readonly fetch: typeof fetch;
+  private readonly tokens: RegistryTokens;
+  private readonly policy: FetchPolicy;
+  private readonly insecureHosts: readonly string[];
 
   constructor(
     private readonly ref: RegistryImageRef,
@@ -84,20 +101,25 @@ class RegistryClient {
     this.name = formatRegistryRef(ref);
     const plain = isLoopback(ref.host) || (options.insecureHosts ?? []).includes(ref.host);
     this.base = `${plain ? 'http' : 'https'}://${ref.host}/v2/${ref.repository}`;
-    const creds = options.credentials?.(ref.host);
-    if (creds !== undefined) this.headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    this.repoKey = `${ref.host}/${ref.repository}`;
+    this.creds = options.credentials?.(ref.host);
+    this.insecureHosts = options.insecureHosts ?? [];
     this.fetch = options.fetch ?? fetch;
+    this.policy = options.policy ?? {};
+    this.tokens = options.tokens ?? new RegistryTokens({ fetch: this.fetch, policy: this.policy });
   }
 
   async manifest(reference: string): Promise<FetchedManifest> {
-    const res = await this.get(`manifests/${reference}`, { accept: ACCEPT }, AbortSignal.timeout(MANIFEST_TIMEOUT_MS));
+    const res = await this.get(`manifests/${reference}`, { accept: ACCEPT });
     if (res.status !== 200) {
       await res.body?.cancel();
-      throw new AloftError('IMAGE_NOT_FOUND', `Cannot pull image '${this.name}' as manifest '${reference}' must exist in registry ${this.ref.host}: got HTTP ${res.status}`, {
+      throw new AloftError(res.status >= 500 ? 'IMAGE_PULL_FAILED' : 'IMAGE_NOT_FOUND', `Cannot pull image '${this.name}' as manifest '${reference}' must exist in registry ${this.ref.host}: got HTTP ${res.status}`, {
         details: { ref: this.name, status: res.status },
       });
     }
-    const bytes = await readCapped(res, `manifest '${reference}' of '${this.name}'`);
+    const bytes = await readCapped(res, `manifest '${reference}' of '${this.name}'`).catch((err: unknown) => {
+      throw unreachable(err, `pull manifest '${reference}' of '${this.name}'`, this.ref.host);
+    });
     const digest = sha256Digest(bytes);
     // A registry names the digest it serves; one that disagrees with the bytes is lying or broken.
     const claimed = res.headers.get('docker-content-digest');
@@ -117,23 +139,82 @@ class RegistryClient {
         if (res.status !== 200 || res.body === null) {
           await res.body?.cancel();
           // The manifest names the blob, so its absence is a broken image, not a missing one.
-          const code = res.status === 404 ? 'IMAGE_INVALID' : 'IMAGE_NOT_FOUND';
+          const code = res.status === 404 ? 'IMAGE_INVALID' : res.status >= 500 ? 'IMAGE_PULL_FAILED' : 'IMAGE_NOT_FOUND';
           throw new AloftError(code, `Cannot pull image '${this.name}' as blob ${digest} must be in registry ${this.ref.host}: got HTTP ${res.status}`, {
             details: { digest, status: res.status },
           });
         }
-        return Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+        return Readable.from(this.bodyOf(res, `pull blob ${digest} of '${this.name}'`), { objectMode: false });
       },
     };
   }
 
-  private async get(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
-    const url = `${this.base}/${path}`;
+  /** The body's chunks, a stall or a reset raised as an AloftError naming the blob. */
+  private async *bodyOf(res: Response, action: string): AsyncGenerator<Uint8Array> {
     try {
-      return await this.fetch(url, { headers: { ...this.headers, ...headers }, ...(signal === undefined ? {} : { signal }) });
+      yield* res.body as AsyncIterable<Uint8Array>;
     } catch (err) {
-      const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-      throw new AloftError('IMAGE_NOT_FOUND', `Cannot pull image '${this.name}' as registry ${this.ref.host} must be reachable: got ${cause}`, { cause: err });
+      throw unreachable(err, action, this.ref.host);
+    }
+  }
+
+  /**
+   * GETs `path` of the repository. Sends a Bearer token when the repository asked for
+   * one before (this pull or an earlier one sharing the token cache), else the Basic
+   * credentials if any. A 401 with a Bearer challenge gets a token from its realm and
+   * one retry; a 401 after that is IMAGE_PULL_UNAUTHORIZED.
+   */
+  private async get(path: string, headers: Record<string, string>): Promise<Response> {
+    const known = this.tokens.challengeFor(this.repoKey);
+    let sent = known === undefined ? undefined : await this.tokens.get(known, this.creds);
+    let res = await this.send(path, headers, sent);
+    if (res.status !== 401) return res;
+    const challenge = bearerChallenge(res.headers.get('www-authenticate'));
+    if (challenge === undefined) return res;
+    await res.body?.cancel();
+    // A registry that gives no scope still wants one for this repository.
+    const request: TokenRequest = { ...challenge, scope: challenge.scope ?? `repository:${this.ref.repository}:pull` };
+    this.checkRealm(request.realm);
+    if (sent !== undefined && known !== undefined) this.tokens.invalidate(known, this.creds, sent);
+    this.tokens.remember(this.repoKey, request);
+    sent = await this.tokens.get(request, this.creds);
+    res = await this.send(path, headers, sent);
+    if (res.status === 401) {
+      await res.body?.cancel();
+      throw new AloftError('IMAGE_PULL_UNAUTHORIZED', `Cannot pull image '${this.name}' as registry ${this.ref.host} must accept the token from ${request.realm} (scope ${request.scope}): got HTTP 401`, {
+        details: { ref: this.name, realm: request.realm, status: 401 },
+      });
+    }
+    return res;
+  }
+
+  /**
+   * The registry names the realm, so a hostile one could ask for our password over plain
+   * http anywhere: credentials go only to https realms, or http on loopback or on a host
+   * the operator marked insecure.
+   */
+  private checkRealm(realm: string): void {
+    if (this.creds === undefined) return;
+    let url: URL | undefined;
+    try {
+      url = new URL(realm);
+    } catch {
+      return; // RegistryTokens reports it
+    }
+    if (url.protocol === 'https:' || isLoopback(url.host) || this.insecureHosts.includes(url.host)) return;
+    throw new AloftError('IMAGE_PULL_UNAUTHORIZED', `Cannot pull image '${this.name}' as the token realm must be https to be sent credentials: got ${realm}`, {
+      details: { ref: this.name, realm },
+    });
+  }
+
+  private async send(path: string, headers: Record<string, string>, token: string | undefined): Promise<Response> {
+    const auth: Record<string, string> = {};
+    if (token !== undefined) auth.authorization = `Bearer ${token}`;
+    else if (this.creds !== undefined) auth.authorization = `Basic ${Buffer.from(`${this.creds.username}:${this.creds.password}`).toString('base64')}`;
+    try {
+      return await fetchWithRetry(this.fetch, `${this.base}/${path}`, { ...headers, ...auth }, this.policy);
+    } catch (err) {
+      throw unreachable(err, `pull image '${this.name}'`, this.ref.host);
     }
   }
 }

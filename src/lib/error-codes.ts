@@ -50,6 +50,11 @@ export const ERROR_CODES = {
   IMAGE_NOT_FOUND: { status: 400, kind: 'user', summary: 'the image reference names nothing' },
   IMAGE_INVALID: { status: 400, kind: 'user', summary: 'the image is malformed or fails verification' },
   IMAGE_UNSAFE: { status: 400, kind: 'user', summary: 'an image layer tries to escape its root' },
+  IMAGE_PULL_UNAUTHORIZED: { status: 400, kind: 'user', summary: "a registry or its token server refused the pull's credentials (or their absence)" },
+  IMAGE_PULL_FAILED: { status: 502, kind: 'system', summary: 'a registry kept failing (5xx) or stopped answering while pulling, after retries' },
+  BUILD_FAILED: { status: 422, kind: 'user', summary: 'an image build (Dockerfile, app, base image seed) failed; the message holds the log tail' },
+  BUILD_TOOL_MISSING: { status: 500, kind: 'system', summary: 'a program image builds need (buildah, debootstrap, busybox) is not installed' },
+  IMAGE_PUSH_FAILED: { status: 502, kind: 'system', summary: 'the registry refused or failed an image push' },
 
   // the image registry (src/image/registry): each maps to the OCI Distribution Spec code in its name
   REGISTRY_BLOB_UNKNOWN: { status: 404, kind: 'user', summary: 'the repository has no blob by that digest' },
@@ -75,7 +80,11 @@ export const ERROR_CODES = {
   // runtime and host
   RUNTIME_FAILED: { status: 500, kind: 'system', summary: 'the runtime driver failed' },
   RUNTIME_MISSING: { status: 500, kind: 'system', summary: 'a runtime binary is not installed' },
+  VMM_FAILED: { status: 500, kind: 'system', summary: 'the virtual machine monitor (QEMU) failed to boot, answer or save a VM' },
+  QMP_FAILED: { status: 500, kind: 'system', summary: "QEMU's control socket (QMP) refused a command, answered with an error or did not answer" },
   ROOTFS_FAILED: { status: 500, kind: 'system', summary: 'preparing or releasing a machine root filesystem failed' },
+  GUEST_BUILD_FAILED: { status: 500, kind: 'system', summary: 'fetching the guest kernel or building the guest init or initramfs failed' },
+  GUEST_PROTOCOL: { status: 500, kind: 'system', summary: 'the guest init sent a message the host cannot read (PROTOCOL.md)' },
   NETWORK_FAILED: { status: 500, kind: 'system', summary: 'setting up machine networking failed' },
   STORE_FAILED: { status: 500, kind: 'system', summary: 'the state store failed' },
   STORE_CONFLICT: { status: 409, kind: 'user', summary: 'the record changed since it was read; retry' },

@@ -92,7 +92,8 @@ test('regression: a digest mismatch answers DIGEST_INVALID and leaves no blob be
   }
   const blobs: string[] = await readdir(join(reg.dir, 'blobs', 'sha256')).catch(() => []);
   assert.ok(!blobs.includes(sha256Digest('actual bytes').slice(7)));
-  assert.deepEqual(await readdir(join(reg.dir, 'tmp')), [], 'no temp upload left');
+  // Upload sessions keep their bytes in uploads/<uuid>/ (uploads.ts); none may be left.
+  assert.deepEqual(await readdir(join(reg.dir, 'uploads')), [], 'no upload left');
   // The failed session is gone.
   assert.equal((await fetch(`${reg.base}${start.headers.get('location')}`)).status, 404);
 });

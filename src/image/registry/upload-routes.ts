@@ -61,7 +61,7 @@ export async function uploadRoute(ctx: RegistryContext, r: RouteRequest, id: str
       return;
     }
     case 'GET':
-      sendProgress(r.res, r.repo, id, ctx.uploads.size(r.repo, id), 204);
+      sendProgress(r.res, r.repo, id, await ctx.uploads.size(r.repo, id), 204);
       return;
     case 'DELETE':
       await ctx.uploads.cancel(r.repo, id);
