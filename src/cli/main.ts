@@ -8,6 +8,7 @@ import { tokensCommand } from './commands/tokens.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { registryCommand } from './commands/registry.ts';
+import { imagesCommand } from './commands/images.ts';
 import { volumesCommand } from './commands/volumes.ts';
 import { sayError } from './output.ts';
 
@@ -31,6 +32,7 @@ tokensCommand(program);
 statusCommand(program);
 volumesCommand(program);
 registryCommand(program);
+imagesCommand(program);
 
 try {
   await program.parseAsync(process.argv);
