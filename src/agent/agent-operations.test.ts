@@ -109,6 +109,72 @@ describe('Agent: restart, update, suspend', () => {
     assert.deepEqual(latest?.request, { after: 'starting', how: 'resumed' });
   });
 
+  test('suspending a machine its driver can checkpoint saves it; start restores it; events say how', async () => {
+    world.suspendAs = 'checkpoint';
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await intend(m.id, 'started', 'suspending', 'suspend');
+    await reach(m.id, 'suspended');
+    await agent.idle();
+    assert.equal(world.sandboxes.get(m.id)?.running, false, 'nothing runs while checkpointed');
+    const [suspended] = await store.listEvents(m.id, { limit: 1 });
+    assert.deepEqual(suspended?.request, { how: 'checkpointed', ms: 1 });
+    // A new agent (a restart) leaves a checkpointed machine as it is.
+    await agent.stop({ stopMachines: false });
+    const second = await newAgent();
+    await second.idle();
+    assert.equal((await store.getMachine(m.id))?.state, 'suspended');
+    await intend(m.id, 'suspended', 'starting', 'start');
+    await reach(m.id, 'started');
+    await second.idle();
+    assert.deepEqual(world.restores, [m.id]);
+    assert.deepEqual(world.starts, [m.id], 'restored, not started again');
+    const [latest] = await store.listEvents(m.id, { limit: 1 });
+    assert.deepEqual(latest?.request, { after: 'starting', how: 'restored' });
+    // Its exit after the restore is followed as any run's.
+    world.exit(m.id, { exitCode: 0, signal: null });
+    await reach(m.id, 'stopped');
+  });
+
+  test('a machine whose restore fails is started afresh, and the events say so', async () => {
+    world.suspendAs = 'checkpoint';
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await intend(m.id, 'started', 'suspending', 'suspend');
+    await reach(m.id, 'suspended');
+    world.failNextRestore = 'restoring container: image is corrupt';
+    await intend(m.id, 'suspended', 'starting', 'start');
+    await reach(m.id, 'started');
+    await agent.idle();
+    assert.deepEqual(world.starts, [m.id, m.id], 'a cold start after the failed restore');
+    assert.equal(await new FakeDriver(world).status(m.id), 'running');
+    const failed = (await store.listEvents(m.id)).find((e) => e.type === 'restore');
+    assert.deepEqual([failed?.status, failed?.request], ['failed', { error: 'restoring container: image is corrupt' }]);
+  });
+
+  test('a machine that is not safe to checkpoint is frozen instead, and the event says why', async () => {
+    world.suspendAs = 'it has 1 open TCP connection';
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await intend(m.id, 'started', 'suspending', 'suspend');
+    await reach(m.id, 'suspended');
+    await agent.idle();
+    assert.equal(world.sandboxes.get(m.id)?.paused, true);
+    const [suspended] = await store.listEvents(m.id, { limit: 1 });
+    assert.deepEqual(suspended?.request, { how: 'paused', reason: 'it has 1 open TCP connection' });
+  });
+
+  test('an exit by the OOM killer is recorded as such', async () => {
+    const agent = await newAgent();
+    const m = await startedMachine();
+    await store.updateMachine(m.id, { patch: { config: { image: 'img', restart: { policy: 'no' } } } });
+    world.exit(m.id, { exitCode: null, signal: 'SIGKILL', oomKilled: true });
+    await reach(m.id, 'stopped');
+    await agent.idle();
+    const exit = (await store.listEvents(m.id)).find((e) => e.type === 'exit');
+    assert.deepEqual(exit?.request?.['exit_event'], { exit_code: null, signal: 'SIGKILL', oom_killed: true, requested_stop: false, reason: 'oom killed' });
+  });
+
   test('a suspended machine can be stopped, and one whose sandbox vanished is recorded stopped', async () => {
     const agent = await newAgent();
     const m = await startedMachine();

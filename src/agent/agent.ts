@@ -4,7 +4,7 @@ import { AloftError, isAloftError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { DEFAULT_STOP, machineEvent, parseDurationMs, type Machine, type MachineState } from '../model/index.ts';
 import type { Store } from '../store/store.ts';
-import type { Driver, ExitStatus } from '../runtime/driver.ts';
+import type { Driver, ExitStatus, SuspendOutcome } from '../runtime/driver.ts';
 import type { HostNetwork } from '../net/host-network.ts';
 import type { HostInfo } from '../scheduler/index.ts';
 import type { AgentImages } from './ports.ts';
@@ -180,7 +180,7 @@ export class Agent {
       case 'stopped':
       case 'failed':
         // Nothing may run; an agent that died mid-stop can leave a sandbox behind.
-        if (['running', 'paused'].includes(await this.#o.driver.status(id))) {
+        if (['running', 'paused', 'suspended'].includes(await this.#o.driver.status(id))) {
           this.#log.warn({ machine: id, state: machine.state }, 'machine runs but should not; stopping it');
           await this.#o.driver.stop(id, { signal: 'SIGKILL', timeoutMs: 0 });
         }
@@ -207,6 +207,12 @@ export class Agent {
       await driver.resume(machine.id);
       await this.#recordStarted(machine, from, 'resumed');
       return;
+    }
+    if (status === 'suspended' && driver.restoreFromSuspend) {
+      if (await this.#restore(machine)) {
+        await this.#recordStarted(machine, from, 'restored');
+        return;
+      }
     }
     if (status === 'stopped') await driver.remove(machine.id);
     const machineDir = this.#machineDir(machine.id);
@@ -240,6 +246,30 @@ export class Agent {
     await this.#recordStarted(machine, from);
   }
 
+  /**
+   * Restores a checkpointed Machine into the same root, netns and volumes (re-made if a
+   * host reboot lost them; both are idempotent). False when the restore failed: the image
+   * is discarded and recorded in the events, and the caller starts the Machine afresh,
+   * as Fly does when a resume from suspend fails.
+   */
+  async #restore(machine: Machine): Promise<boolean> {
+    const { driver, network } = this.#o;
+    try {
+      if (machine.addresses) await network.attach(machine.id, machine.addresses);
+      await this.#o.volumes?.attach(machine);
+      await driver.restoreFromSuspend!(machine.id);
+      return true;
+    } catch (err) {
+      this.#log.warn({ err, machine: machine.id }, 'restore from suspend failed; starting afresh');
+      await driver.stop(machine.id, { signal: 'SIGKILL', timeoutMs: 0 }).catch(() => undefined);
+      await driver.remove(machine.id);
+      // A fresh start gets a fresh root, as after any stop.
+      await this.#o.images.releaseRootfs(this.#machineDir(machine.id));
+      await this.#o.store.appendEvent(machine.id, machineEvent('restore', 'failed', 'flyd', { error: (err as Error).message }));
+      return false;
+    }
+  }
+
   async #recordStarted(machine: Machine, from: MachineState = 'starting', how?: string): Promise<void> {
     try {
       await this.#o.store.updateMachine(machine.id, {
@@ -259,6 +289,13 @@ export class Agent {
     const status = await this.#o.driver.status(machine.id);
     // Recorded started but frozen: an agent died between resume and recording it.
     if (status === 'paused') await this.#o.driver.resume(machine.id);
+    if (status === 'suspended' && this.#o.driver.restoreFromSuspend) {
+      // Recorded started but still saved: an agent died between the two. Restore it, or
+      // (the image failed) start it afresh.
+      if (!(await this.#restore(machine))) return this.#startMachine({ ...machine, state: 'starting' }, 'started');
+      this.#watchExit(machine.id);
+      return;
+    }
     if (status === 'running' || status === 'paused') {
       this.#watchExit(machine.id);
       return;
@@ -291,7 +328,11 @@ export class Agent {
     await this.#o.driver.remove(id);
     await this.#o.images.releaseRootfs(this.#machineDir(id));
     await this.#o.volumes?.detach(id);
-    const events = [machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: status.exitCode, signal: status.signal, requested_stop: false, reason: why } })];
+    const oom = status.oomKilled === true;
+    const reason = oom ? 'oom killed' : why;
+    const events = [
+      machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: status.exitCode, signal: status.signal, oom_killed: oom, requested_stop: false, reason } }),
+    ];
     const decision = restartDecision(machine, status, await this.#o.store.listEvents(id, { limit: 50 }));
     if (decision.restart) events.push(machineEvent('restart', 'requested', 'flyd', { attempt: decision.attempt }));
     await this.#o.store.updateMachine(id, { patch: { state: decision.restart ? 'starting' : 'stopped' }, expectState: ['started'], events });
@@ -312,28 +353,49 @@ export class Agent {
     await this.#o.images.releaseRootfs(this.#machineDir(machine.id));
     await this.#o.store.appendEvent(
       machine.id,
-      machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: exit.exitCode, signal: exit.signal, requested_stop: true, killed: exit.killed ?? false }, reason: from }),
+      machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: exit.exitCode, signal: exit.signal, oom_killed: exit.oomKilled === true, requested_stop: true, killed: exit.killed ?? false }, reason: from }),
     );
     await this.#startMachine(machine, from);
   }
 
-  /** `suspending`: freeze the running Machine and record `suspended`; one that exited meanwhile is stopped. */
+  /**
+   * `suspending`: save the running Machine to disk where its driver can and it is safe
+   * (`suspend`), else freeze it (`pause`), and record `suspended` with which it was
+   * (`how`: "checkpointed" or "paused", and why it fell back). One that exited meanwhile
+   * is stopped.
+   */
   async #suspendMachine(machine: Machine): Promise<void> {
-    const status = await this.#o.driver.status(machine.id);
-    if (status === 'running') await this.#o.driver.pause(machine.id);
-    else if (status !== 'paused') return this.#lostWhile(machine, 'exited before it could be suspended');
+    const { driver } = this.#o;
+    const status = await driver.status(machine.id);
+    let detail: Record<string, unknown> = { how: 'paused' };
+    if (status === 'running') {
+      // A checkpoint ends the run: that end is not the Machine's exit, so stop following it.
+      this.#waiting.delete(machine.id);
+      this.#exits.delete(machine.id);
+      const outcome = driver.suspend ? await driver.suspend(machine.id) : await this.#pauseForSuspend(machine.id);
+      detail = outcome.how === 'checkpointed' ? { how: 'checkpointed', ms: outcome.ms } : { how: 'paused', reason: outcome.reason };
+      if (outcome.how === 'paused') this.#watchExit(machine.id);
+    } else if (status !== 'paused' && status !== 'suspended') {
+      return this.#lostWhile(machine, 'exited before it could be suspended');
+    }
     await this.#o.store.updateMachine(machine.id, {
       patch: { state: 'suspended' },
       expectState: ['suspending'],
-      events: [machineEvent('suspend', 'suspended', 'flyd')],
+      events: [machineEvent('suspend', 'suspended', 'flyd', detail)],
     });
   }
 
-  /** `suspended`: it must stay frozen; one that is gone (a host reboot) is recorded stopped. */
+  /** Suspend by freezing, for a driver without `suspend`. */
+  async #pauseForSuspend(id: string): Promise<SuspendOutcome> {
+    await this.#o.driver.pause(id);
+    return { how: 'paused', reason: `the ${this.#o.driver.name} driver suspends by freezing` };
+  }
+
+  /** `suspended`: it must stay frozen or saved; one that is gone (a host reboot) is recorded stopped. */
   async #checkSuspended(machine: Machine): Promise<void> {
     const status = await this.#o.driver.status(machine.id);
     if (status === 'running') await this.#o.driver.pause(machine.id);
-    else if (status !== 'paused') await this.#lostWhile(machine, 'its suspended sandbox is gone');
+    else if (status !== 'paused' && status !== 'suspended') await this.#lostWhile(machine, 'its suspended sandbox is gone');
   }
 
   async #lostWhile(machine: Machine, reason: string): Promise<void> {
@@ -356,7 +418,7 @@ export class Agent {
       await this.#o.store.updateMachine(machine.id, {
         patch: { state: 'stopped' },
         expectState: ['stopping'],
-        events: [machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: exit.exitCode, signal: exit.signal, requested_stop: true, killed: exit.killed ?? false } })],
+        events: [machineEvent('exit', 'stopped', 'flyd', { exit_event: { exit_code: exit.exitCode, signal: exit.signal, oom_killed: exit.oomKilled === true, requested_stop: true, killed: exit.killed ?? false } })],
       });
     } catch (err) {
       if (!isAloftError(err, 'ILLEGAL_TRANSITION')) throw err;

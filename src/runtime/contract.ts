@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { isAloftError } from '../lib/errors.ts';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { get } from 'node:http';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { LinuxHostNetwork, machineIpv6 } from '../net/index.ts';
 import { buildBusyboxRoot } from './busybox-rootfs.ts';
 import type { Driver, RunSpec } from './driver.ts';
+import { eventuallyGet, eventuallyInLog, type ContractContext } from './contract-util.ts';
+import { limitCases } from './contract-limits.ts';
+import { networkSuspendCases, suspendCases } from './contract-suspend.ts';
 
 /** What the contract needs from a driver's world besides the driver itself. */
 export interface SpecFixture {
@@ -34,6 +35,7 @@ export interface SpecInput {
   netnsPath?: string | null;
   files?: { path: string; content: string }[];
   memoryMb?: number;
+  pids?: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function busyboxSpecFixture(appliedMemoryLimit: SpecFixture['applie
           gid: input.gid ?? 0,
           additionalGids: input.additionalGids ?? [],
         },
-        limits: { cpus: 1, memoryMb: input.memoryMb ?? 128 },
+        limits: { cpus: 1, memoryMb: input.memoryMb ?? 128, ...(input.pids === undefined ? {} : { pids: input.pids }) },
         netnsPath: input.netnsPath ?? null,
         files: input.files ?? [],
         logPath: join(base, 'machine.log'),
@@ -78,10 +80,30 @@ export interface ContractOptions {
   skip?: string | false;
   /** Also run the networking case (needs root, iproute2). Default true. */
   network?: boolean;
+  /** The driver's `suspend` saves memory to disk when the Machine is idle (runsc, microvm); false = it freezes. */
+  checkpoints?: boolean;
+  /** The pids limit the fork-bomb case sets (default 64). */
+  forkBombPids?: number;
+  /**
+   * True (default) when stdout and stderr lines keep their relative order in the log;
+   * else the reason they cannot (each stream's own order is still checked).
+   */
+  interleavedLogs?: true | string;
+  /** The process's line from a log line as the driver writes it (default: the line itself). */
+  logLine?: (line: string) => string;
+  /**
+   * What of this Machine the driver has left on the host (processes, cgroups, runtime
+   * state, records), one description each: the remove case wants it non-empty while the
+   * Machine runs and empty after remove. Without it only generic checks run.
+   */
+  leftovers?: (spec: RunSpec) => Promise<string[]>;
+  /** The host processes that run this Machine (sandbox, VMM), described: none while checkpointed. */
+  processes?: (spec: RunSpec) => Promise<string[]>;
+  /** The file a checkpoint of this Machine saves its memory to (must exist while suspended). */
+  suspendImage?: (spec: RunSpec) => string;
+  /** Receives the timings the suspend cases measure (checkpoint, restore to first 200). */
+  report?: (figures: Record<string, number>) => void;
 }
-
-/** How long a contract case may poll for something that should take well under a second. */
-const EVENTUALLY_MS = 15_000;
 
 /**
  * The contract every Driver runs (`runtime/driver.ts`): lifecycle, exit codes, stop
@@ -107,6 +129,7 @@ export function runDriverContract(
       await driver.start(spec);
       return spec;
     }
+    const ctx: ContractContext = { driver, makeDriver, fixture: () => fixture, newId, start, track: (id) => started.add(id) };
 
     before(async () => {
       fixture = await makeSpecFixture();
@@ -217,6 +240,9 @@ export function runDriverContract(
       assert.equal(await driver.status(missing.machineId), 'absent');
     });
 
+    limitCases(ctx, options);
+    suspendCases(ctx, options);
+
     describe('networking', { skip: options.network === false ? 'disabled' : process.getuid?.() === 0 ? false : 'needs root' }, () => {
       const tag = randomBytes(3).toString('hex');
       const third = randomInt(0, 256);
@@ -228,10 +254,15 @@ export function runDriverContract(
       });
       const id = newId();
       const addresses = { ipv4: `172.29.${third}.2`, ipv6: machineIpv6(randomInt(1, 2 ** 32), 3, 4) };
+      const extra: string[] = [];
 
       after(async () => {
         await makeDriver().remove(id).catch(() => undefined);
         await network.detach(id);
+        for (const other of extra) {
+          await makeDriver().remove(other).catch(() => undefined);
+          await network.detach(other);
+        }
         // The bridge is ours alone (unique name): delete it whatever state it is in.
         await new Promise((resolve) => execFile('ip', ['link', 'del', network.bridge], resolve));
       });
@@ -249,44 +280,28 @@ export function runDriverContract(
           assert.equal(result.signal, 'SIGKILL');
           await driver.remove(id);
         }
+        // Whatever ran in it, the netns keeps only what the network made: lo and eth0.
+        const links = await new Promise<string>((resolve) => execFile('ip', ['-n', `${network.netnsPrefix}${id}`, '-o', 'link'], (_e, out) => resolve(out)));
+        assert.deepEqual(links.split('\n').filter(Boolean).map((l) => l.split(':')[1]?.trim().split('@')[0]), ['lo', 'eth0']);
       });
+
+      // A counter that lives only in memory, beside an HTTP server; not a request before suspend.
+      const counterServer = async (): Promise<{ spec: RunSpec; url: string }> => {
+        await network.ensureBridge();
+        const other = newId();
+        extra.push(other);
+        const ipv4 = `172.29.${third}.${3 + extra.length}`;
+        const { netnsPath } = await network.attach(other, { ipv4, ipv6: machineIpv6(randomInt(1, 2 ** 32), 3, 4) });
+        const spec = await fixture.spec({
+          machineId: other,
+          args: ['sh', '-c', 'echo start; (i=0; while true; do i=$((i+1)); echo "count $i"; sleep 0.1; done) & exec httpd -f -p 8080 -h /www'],
+          netnsPath,
+        });
+        started.add(other);
+        await driver.start(spec);
+        return { spec, url: `http://${ipv4}:8080/` };
+      };
+      networkSuspendCases(ctx, options, counterServer, options.report ?? (() => undefined));
     });
-  });
-}
-
-/** Polls a Machine's log until a line matches; returns that line. Bounded by EVENTUALLY_MS. */
-async function eventuallyInLog(logPath: string, pattern: RegExp): Promise<string> {
-  const deadline = Date.now() + EVENTUALLY_MS;
-  for (;;) {
-    const text = await readFile(logPath, 'utf8').catch(() => '');
-    const line = text.split('\n').find((l) => pattern.test(l));
-    if (line !== undefined) return line;
-    if (Date.now() > deadline) assert.fail(`no line matching ${pattern} in ${logPath} within ${EVENTUALLY_MS} ms; log: ${text.slice(-500)}`);
-    await delay(20);
-  }
-}
-
-/** GETs a URL until it answers 200 (the server may still be binding). Bounded by EVENTUALLY_MS. */
-async function eventuallyGet(url: string): Promise<string> {
-  const deadline = Date.now() + EVENTUALLY_MS;
-  for (;;) {
-    try {
-      return await getOnce(url);
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await delay(20);
-    }
-  }
-}
-
-function getOnce(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = get(url, { timeout: 2000 }, (response) => {
-      let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      response.on('end', () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`${url}: HTTP ${response.statusCode}`))));
-    });
-    request.on('timeout', () => request.destroy(new Error(`${url}: timed out`)));
-    request.on('error', reject);
   });
 }

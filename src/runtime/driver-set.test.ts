@@ -73,6 +73,27 @@ describe('DriverSet', () => {
     await assert.rejects(set.start(spec('y', 'microvm')), (err: AloftError) => err.code === 'RUNTIME_MISSING');
   });
 
+  it("forwards suspend and restore to the holder's own, and freezes with a reason where a driver has none", async () => {
+    const vm = new FakeWorld();
+    vm.suspendAs = 'checkpoint';
+    /** A driver without suspend, as runc is. */
+    class FreezeOnly extends FakeDriver {
+      override suspend = undefined;
+      override restoreFromSuspend = undefined;
+    }
+    const set = new DriverSet({ oci: new FreezeOnly(new FakeWorld()), microvm: new FakeDriver(vm) }, 'oci');
+    await set.check();
+    await set.start(spec('v', 'microvm'));
+    await set.start(spec('c'));
+    assert.equal((await set.suspend('v')).how, 'checkpointed');
+    assert.equal(await set.status('v'), 'suspended');
+    await set.restoreFromSuspend('v');
+    assert.equal(await set.status('v'), 'running');
+    assert.deepEqual(await set.suspend('c'), { how: 'paused', reason: 'the fake driver suspends by freezing' });
+    assert.equal(await set.status('c'), 'paused');
+    await assert.rejects(set.restoreFromSuspend('c'), /its driver fake has no saved images/);
+  });
+
   it('refuses a default that is not one of its drivers', () => {
     assert.throws(() => new DriverSet({ oci: new FakeDriver(new FakeWorld()) }, 'microvm'), /'default' must be one of oci: got microvm/);
   });

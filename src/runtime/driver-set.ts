@@ -1,5 +1,5 @@
 import { AloftError } from '../lib/errors.ts';
-import type { Driver, DriverStatus, ExitStatus, RunSpec } from './driver.ts';
+import type { Driver, DriverStatus, ExitStatus, RunSpec, SuspendOutcome } from './driver.ts';
 import type { ExecRequest, ExecResult, ProcessInfo } from './exec-types.ts';
 
 /**
@@ -98,6 +98,22 @@ export class DriverSet implements Driver {
 
   async resume(machineId: string): Promise<void> {
     await (await this.#holding(machineId)).resume(machineId);
+  }
+
+  /** The holder's own suspend (e.g. a checkpoint), else a freeze that says why. */
+  async suspend(machineId: string): Promise<SuspendOutcome> {
+    const driver = await this.#holding(machineId);
+    if (driver.suspend) return driver.suspend(machineId);
+    await driver.pause(machineId);
+    return { how: 'paused', reason: `the ${driver.name} driver suspends by freezing` };
+  }
+
+  async restoreFromSuspend(machineId: string): Promise<void> {
+    const driver = await this.#holding(machineId);
+    if (!driver.restoreFromSuspend) {
+      throw new AloftError('RUNTIME_FAILED', `Cannot restore machine ${machineId} as its driver ${driver.name} has no saved images`);
+    }
+    await driver.restoreFromSuspend(machineId);
   }
 
   async exec(machineId: string, request: ExecRequest): Promise<ExecResult> {

@@ -45,10 +45,29 @@ export interface Driver {
   exec(machineId: string, request: ExecRequest): Promise<ExecResult>;
   /** The machine's processes, main one first where the runtime orders them so. */
   ps(machineId: string): Promise<ProcessInfo[]>;
+  /**
+   * Optional: suspends a running machine, saving its memory to disk where the runtime
+   * can and it is safe (status then answers 'suspended' and nothing of it runs), else
+   * freezing it in place as `pause` does. Says which happened, and why it fell back, so
+   * the agent can record it. Drivers without it are suspended with `pause`.
+   */
+  suspend?(machineId: string): Promise<SuspendOutcome>;
+  /** Optional, with `suspend`: brings a 'suspended' machine back from its saved image. */
+  restoreFromSuspend?(machineId: string): Promise<void>;
 }
 
-/** A machine as its runtime sees it; 'paused' after `pause` until `resume`. */
-export type DriverStatus = 'running' | 'paused' | 'stopped' | 'absent';
+/** What `Driver.suspend` did. */
+export type SuspendOutcome =
+  /** Memory saved to an image and the sandbox gone; `restoreFromSuspend` brings it back. */
+  | { how: 'checkpointed'; ms: number }
+  /** Frozen in place (as `pause`), because a checkpoint was not possible or not safe. */
+  | { how: 'paused'; reason: string };
+
+/**
+ * A machine as its runtime sees it; 'paused' after `pause` until `resume`;
+ * 'suspended' after a `suspend` that checkpointed, until `restoreFromSuspend`.
+ */
+export type DriverStatus = 'running' | 'paused' | 'suspended' | 'stopped' | 'absent';
 
 export interface ExitStatus {
   exitCode: number | null;
@@ -56,6 +75,8 @@ export interface ExitStatus {
   signal: string | null;
   /** True when `stop` had to escalate to SIGKILL. */
   killed?: boolean;
+  /** True when the kernel's OOM killer ended it (the memory limit was hit); absent otherwise. */
+  oomKilled?: boolean;
 }
 
 /** Everything a driver needs to run one Machine. Built by the agent. */

@@ -33,8 +33,28 @@ export function runCommandLine(input: RunCommandInput): string[] {
   const global = ['--root', input.stateRoot, '--log', input.logFile, '--log-format', 'json'];
   if (input.runtime === 'runc') return ['runc', ...global, 'run', '--keep', ...tail];
   const network = input.netnsPath === null ? 'none' : input.runscNetwork;
-  const runsc = ['runsc', ...global, `--network=${network}`, 'run', ...tail];
-  if (network !== 'sandbox' || input.netnsPath === null) return runsc;
+  return hideNetCore(input, ['runsc', ...global, `--network=${network}`, 'run', ...tail]);
+}
+
+/**
+ * The foreground `runsc restore` command line: as `run`, from a checkpoint image in
+ * `imageDir` (the monitor runs it, and records its exit as it does for `run`).
+ */
+export function restoreCommandLine(input: RunCommandInput, imageDir: string): string[] {
+  const global = ['--root', input.stateRoot, '--log', input.logFile, '--log-format', 'json'];
+  const network = input.netnsPath === null ? 'none' : input.runscNetwork;
+  const restore = ['restore', '--image-path', imageDir, '--pid-file', input.pidFile, '--bundle', input.bundle, input.machineId];
+  return hideNetCore(input, ['runsc', ...global, `--network=${network}`, ...restore]);
+}
+
+/** The `runsc checkpoint` command line; it needs the same netns workaround as `run` (HOST.md). */
+export function checkpointCommandLine(input: Pick<RunCommandInput, 'stateRoot' | 'runscNetwork' | 'machineId' | 'netnsPath'>, imageDir: string): string[] {
+  return hideNetCore(input, ['runsc', '--root', input.stateRoot, 'checkpoint', '--image-path', imageDir, input.machineId]);
+}
+
+/** Wraps a runsc command in the HOST.md workaround when the sandbox has its own netstack on a netns. */
+function hideNetCore(input: Pick<RunCommandInput, 'runscNetwork' | 'netnsPath'>, runsc: string[]): string[] {
+  if (input.runscNetwork !== 'sandbox' || input.netnsPath === null) return runsc;
   return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', HIDE_NET_CORE, 'aloft-hide-net-core', input.netnsPath, ...runsc];
 }
 

@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { commandFailed, execCommand, mustRun, tail, type CommandOptions, type CommandRunner } from '../lib/command.ts';
 import { AloftError, invalidField } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import type { Driver, DriverStatus, ExitStatus, RunSpec } from './driver.ts';
+import type { Driver, DriverStatus, ExitStatus, RunSpec, SuspendOutcome } from './driver.ts';
 import type { ExecRequest, ExecResult, ProcessInfo } from './exec-types.ts';
 import { parseRunscPs, readHostProcess } from './oci-ps.ts';
 import { signalNumber } from './exit-status.ts';
 import { writeBundle, type OciRuntime } from './oci-bundle.ts';
-import { needsEth0Restore, runCommandLine, type RunscNetwork } from './oci-commands.ts';
+import { checkpointCommandLine, needsEth0Restore, restoreCommandLine, runCommandLine, type RunCommandInput, type RunscNetwork } from './oci-commands.ts';
+import { parseTcpActivity, readJson, removeFiles, suspendFiles, whyNotQuiet, writeJson, type RunFacts } from './oci-checkpoint.ts';
+import { wasOomKilled } from './oci-oom.ts';
 import {
   hasStarted,
   isMonitorAlive,
@@ -37,6 +39,12 @@ export interface OciDriverOptions {
   cgroupParent?: string;
   /** How long `start` waits for the process to exist (default 30 s). */
   startTimeoutMs?: number;
+  /**
+   * `suspend` checkpoints a runsc Machine only after its TCP counters have stayed still
+   * this long (default 61 s): runsc's checkpoint fails, and kills the sandbox, on any
+   * TCP endpoint, even one in TIME_WAIT (60 s in gVisor). Tests shorten it.
+   */
+  suspendQuietMs?: number;
   log?: Logger;
   /** Runs runtime and `ip` commands; injected by tests. */
   run?: CommandRunner;
@@ -51,6 +59,9 @@ const DELETE_COMMAND: CommandOptions = { timeoutMs: DELETE_TIMEOUT_MS, errorCode
 /** How long a SIGKILLed machine may take to be reaped before stop gives up. */
 const KILL_GRACE_MS = 15_000;
 const POLL_MS = 20;
+const DEFAULT_SUSPEND_QUIET_MS = 61_000;
+/** A checkpoint writes the sandbox's whole memory: allow for a large Machine. */
+const CHECKPOINT_COMMAND: CommandOptions = { timeoutMs: 120_000, errorCode: 'RUNTIME_FAILED' };
 /** runc and runsc say this, in their words, when they have no such container. */
 const NOT_FOUND = /does not exist|not found|no such/i;
 const NOT_RUNNING = /not running|already exited|stopped|does not exist|no such process|no such file or directory/i;
@@ -70,6 +81,7 @@ export class OciDriver implements Driver {
   readonly #runscNetwork: RunscNetwork;
   readonly #cgroupParent: string;
   readonly #startTimeoutMs: number;
+  readonly #suspendQuietMs: number;
   readonly #log: Logger;
   readonly #run: CommandRunner;
 
@@ -80,6 +92,7 @@ export class OciDriver implements Driver {
     this.#runscNetwork = options.runscNetwork ?? 'sandbox';
     this.#cgroupParent = options.cgroupParent ?? '/aloft';
     this.#startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    this.#suspendQuietMs = options.suspendQuietMs ?? DEFAULT_SUSPEND_QUIET_MS;
     this.#log = (options.log ?? silentLogger).child({ part: 'runtime', runtime: options.runtime });
     this.#run = options.run ?? execCommand;
   }
@@ -112,7 +125,9 @@ export class OciDriver implements Driver {
     await placeFiles(spec.rootfs, spec.files);
     const cgroupsPath = `${this.#cgroupParent}/${id}-${randomBytes(4).toString('hex')}`;
     const bundle = await writeBundle(spec, join(spec.workDir, 'bundle'), { runtime: this.name, cgroupsPath });
-    const input = {
+    const facts: RunFacts = { bundle, logPath: spec.logPath, netnsPath: spec.netnsPath, workDir: spec.workDir, cgroupsPath };
+    await writeJson(suspendFiles(record).runFile, facts);
+    const input: RunCommandInput = {
       runtime: this.name,
       stateRoot: this.#stateRoot,
       runscNetwork: this.#runscNetwork,
@@ -175,9 +190,18 @@ export class OciDriver implements Driver {
     const id = checkId(machineId);
     const record = monitorRecord(this.#recordRoot, id);
     const status = await this.status(id);
+    // A suspended Machine has no process: stopping it discards its image.
+    if (status === 'suspended') {
+      const files = suspendFiles(record);
+      await removeFiles(files.suspendedFile, files.imageDir);
+      return { exitCode: null, signal: null };
+    }
     // A frozen process cannot act on a signal, not even SIGKILL under runsc: thaw it first.
     if (status === 'paused') await this.resume(id);
-    else if (status !== 'running') return (await readExit(record)) ?? { exitCode: null, signal: null };
+    else if (status !== 'running') {
+      const exit = await readExit(record);
+      return exit === null ? { exitCode: null, signal: null } : this.#withOom(record, exit);
+    }
     await this.#signalUnlessGone(id, options.signal);
     const graceful = await this.#waitExitWithin(id, options.signal === 'SIGKILL' ? Math.max(options.timeoutMs, KILL_GRACE_MS) : options.timeoutMs);
     if (graceful !== null) return options.signal === 'SIGKILL' ? { ...graceful, killed: true } : graceful;
@@ -193,10 +217,11 @@ export class OciDriver implements Driver {
 
   async status(machineId: string): Promise<DriverStatus> {
     const id = checkId(machineId);
+    const record = monitorRecord(this.#recordRoot, id);
+    if (await exists(suspendFiles(record).suspendedFile)) return 'suspended';
     const state = await this.#state(id);
     if (state !== null) return state.status === 'stopped' ? 'stopped' : state.status === 'paused' ? 'paused' : 'running';
     // runsc forgets a container once its process exits; the record remembers.
-    const record = monitorRecord(this.#recordRoot, id);
     if ((await readExit(record)) !== null) return 'stopped';
     // Between the runtime forgetting it and the monitor writing the exit code.
     if (await isMonitorAlive(record)) return 'running';
@@ -243,6 +268,135 @@ export class OciDriver implements Driver {
     return processes.filter((p): p is ProcessInfo => p !== undefined).sort((a, b) => a.pid - b.pid);
   }
 
+  /**
+   * Suspends a running Machine. runsc: a checkpoint to an image in the run's record, but
+   * only when the sandbox's TCP counters have been still for the quiet period and no
+   * connection is open (a checkpoint that meets any TCP endpoint fails and kills the
+   * sandbox, HOST.md); waits up to the quiet period for that, and freezes instead (as
+   * `pause`) when traffic shows. runc: always a freeze, as `runc checkpoint` needs CRIU,
+   * which these hosts do not have.
+   */
+  async suspend(machineId: string): Promise<SuspendOutcome> {
+    const id = checkId(machineId);
+    const status = await this.status(id);
+    if (status !== 'running') {
+      throw new AloftError('RUNTIME_FAILED', `Cannot suspend machine ${id} as it must be running: got ${status}`);
+    }
+    const unsafe = this.name === 'runsc' ? await this.#whyNotQuiet(id) : 'runc checkpoints need CRIU, which aloft does not use';
+    if (unsafe !== null) {
+      await this.pause(id);
+      this.#log.info({ machineId: id, reason: unsafe }, 'machine frozen instead of checkpointed');
+      return { how: 'paused', reason: unsafe };
+    }
+    const started = Date.now();
+    await this.checkpoint(id);
+    return { how: 'checkpointed', ms: Date.now() - started };
+  }
+
+  /**
+   * Null when the sandbox has had no TCP traffic for the quiet period and has nothing
+   * open (waiting out the rest of the period if need be); else why a checkpoint is unsafe.
+   */
+  async #whyNotQuiet(id: string): Promise<string | null> {
+    const record = monitorRecord(this.#recordRoot, id);
+    // Before any sample, the run's start is the last time the counters (all zero) moved.
+    const startedAt = await stat(record.pidFile).then((s) => s.mtimeMs, () => Date.now());
+    return whyNotQuiet({
+      sampleFile: suspendFiles(record).tcpSampleFile,
+      startedAt,
+      quietMs: this.#suspendQuietMs,
+      read: async () => {
+        const args = ['--root', this.#stateRoot, 'exec', '--user', '0:0', id, 'cat', '/proc/net/snmp', '/proc/net/tcp', '/proc/net/tcp6'];
+        const read = await this.#run(this.name, args, QUICK_COMMAND);
+        const activity = read.code === 0 ? parseTcpActivity(read.stdout) : null;
+        return activity ?? `its TCP state cannot be read (\`cat /proc/net/snmp\` in the machine: ${tail(read.stderr) || `exit ${read.code}`})`;
+      },
+    });
+  }
+
+
+  /**
+   * `runsc checkpoint` of a running Machine into its record; the sandbox ends and status
+   * answers 'suspended' until `restoreFromSuspend`. A refused checkpoint has killed the
+   * sandbox (HOST.md): that throws RUNTIME_FAILED and the Machine reads as stopped.
+   */
+  async checkpoint(machineId: string): Promise<void> {
+    const id = checkId(machineId);
+    if (this.name !== 'runsc') throw new AloftError('RUNTIME_FAILED', `Cannot checkpoint machine ${id} as the runtime must be runsc: got ${this.name} (runc needs CRIU)`);
+    const record = monitorRecord(this.#recordRoot, id);
+    const files = suspendFiles(record);
+    const facts = await readJson<RunFacts>(files.runFile);
+    if (facts === null) throw new AloftError('RUNTIME_FAILED', `Cannot checkpoint machine ${id} as its run record is missing`);
+    await removeFiles(files.imageDir);
+    await writeJson(files.checkpointingFile, { at: Date.now() });
+    const command = checkpointCommandLine({ stateRoot: this.#stateRoot, runscNetwork: this.#runscNetwork, machineId: id, netnsPath: facts.netnsPath }, files.imageDir);
+    const result = await this.#run(command[0]!, command.slice(1), CHECKPOINT_COMMAND).catch((err: unknown) => err as Error);
+    if (result instanceof Error || result.code !== 0) {
+      await removeFiles(files.checkpointingFile, files.imageDir);
+      const why = result instanceof Error ? result.message : tail(result.stderr);
+      throw new AloftError('RUNTIME_FAILED', `Cannot checkpoint machine ${id} with runsc as it refused (its sandbox is gone): ${why}`, {
+        details: { machineId: id },
+      });
+    }
+    // The run's monitor records the sandbox's end: wait for it, then drop that record, so
+    // the restore's run is the one that reports the Machine's exit.
+    const deadline = Date.now() + DELETE_TIMEOUT_MS;
+    while ((await isMonitorAlive(record)) && Date.now() < deadline) await delay(POLL_MS);
+    await removeFiles(record.exitFile, record.pidFile);
+    await writeJson(files.suspendedFile, { at: Date.now() });
+    await removeFiles(files.checkpointingFile);
+    this.#log.info({ machineId: id }, 'machine checkpointed');
+  }
+
+  /** Brings a checkpointed Machine back (`runsc restore` under a new monitor); resolves once it runs. */
+  async restoreFromSuspend(machineId: string): Promise<void> {
+    const id = checkId(machineId);
+    const record = monitorRecord(this.#recordRoot, id);
+    const files = suspendFiles(record);
+    const facts = await readJson<RunFacts>(files.runFile);
+    if (!(await exists(files.suspendedFile)) || facts === null) {
+      throw new AloftError('RUNTIME_FAILED', `Cannot restore machine ${id} as it must be suspended: got ${await this.status(id)}`);
+    }
+    // The checkpointed sandbox's leftovers would make `restore` refuse the id.
+    if ((await this.#state(id)) !== null) await this.#delete(id);
+    const input: RunCommandInput = {
+      runtime: this.name,
+      stateRoot: this.#stateRoot,
+      runscNetwork: this.#runscNetwork,
+      bundle: facts.bundle,
+      machineId: id,
+      pidFile: record.pidFile,
+      logFile: record.runtimeLogFile,
+      netnsPath: facts.netnsPath,
+    };
+    if (needsEth0Restore(input) && facts.netnsPath !== null) {
+      await saveOrRestoreEth0(this.#run, facts.netnsPath, join(facts.workDir, 'eth0.json'));
+    }
+    const logOffset = await stat(facts.logPath).then((s) => s.size, () => 0);
+    const started = Date.now();
+    await spawnMonitor(record, restoreCommandLine(input, files.imageDir), facts.logPath);
+    // From here the new run's exit is the Machine's exit.
+    await removeFiles(files.suspendedFile);
+    const failure = await this.#startOutcome(id, record, started + this.#startTimeoutMs);
+    if (failure !== null) {
+      const output = await readLogTail(facts.logPath, logOffset);
+      throw new AloftError('RUNTIME_FAILED', `Cannot restore machine ${id} with runsc as ${failure}; its output: ${output}`, {
+        details: { machineId: id, output },
+      });
+    }
+    // The restored counters are the checkpoint's; the quiet period starts again now.
+    await removeFiles(files.tcpSampleFile, files.imageDir);
+    this.#log.info({ machineId: id, ms: Date.now() - started }, 'machine restored');
+  }
+
+  /** Adds `oomKilled` to a SIGKILL exit when the kernel's OOM killer did it. */
+  async #withOom(record: MonitorRecord, exit: ExitStatus): Promise<ExitStatus> {
+    if (exit.signal !== 'SIGKILL') return exit;
+    const facts = await readJson<RunFacts>(suspendFiles(record).runFile).catch(() => null);
+    if (facts === null || !(await wasOomKilled(facts.cgroupsPath, this.#run))) return exit;
+    return { ...exit, oomKilled: true };
+  }
+
   async remove(machineId: string): Promise<void> {
     const id = checkId(machineId);
     await this.#forget(id, monitorRecord(this.#recordRoot, id));
@@ -282,10 +436,18 @@ export class OciDriver implements Driver {
   /** Waits for the run's exit code; polls because the monitor may belong to an earlier agent. */
   async #waitExit(id: string, abort: AbortSignal | undefined): Promise<ExitStatus> {
     const record = monitorRecord(this.#recordRoot, id);
+    const files = suspendFiles(record);
     for (let tick = 0; ; tick++) {
       if (abort?.aborted === true) throw abort.reason;
+      // A checkpoint ends the sandbox and its run, but the Machine has not exited: it
+      // waits, suspended, for its restore (whose run then ends the wait) or its removal.
+      if ((await exists(files.checkpointingFile)) || (await exists(files.suspendedFile))) {
+        await delay(POLL_MS * 5, undefined, abort === undefined ? undefined : { signal: abort });
+        tick = -1;
+        continue;
+      }
       const exit = await readExit(record);
-      if (exit !== null) return exit;
+      if (exit !== null) return this.#withOom(record, exit);
       // Now and then, make sure someone will still write that file.
       if (tick % 25 === 0 && !(await isMonitorAlive(record))) {
         const late = await readExit(record);
@@ -368,4 +530,11 @@ async function readLogTail(logPath: string, offset: number): Promise<string> {
     () => '',
   );
   return tail(text) || '(no output)';
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,5 +1,5 @@
 import { AloftError } from '../../lib/errors.ts';
-import type { Driver, DriverStatus, ExitStatus, RunSpec } from '../../runtime/driver.ts';
+import type { Driver, DriverStatus, ExitStatus, RunSpec, SuspendOutcome } from '../../runtime/driver.ts';
 import type { ExecRequest, ExecResult, ProcessInfo } from '../../runtime/exec-types.ts';
 
 /**
@@ -7,7 +7,20 @@ import type { ExecRequest, ExecResult, ProcessInfo } from '../../runtime/exec-ty
  * that outlives any one driver instance, as real sandboxes outlive the agent.
  */
 export class FakeWorld {
-  readonly sandboxes = new Map<string, { running: boolean; paused?: boolean; spec: RunSpec; exit?: ExitStatus; waiters: ((s: ExitStatus) => void)[] }>();
+  readonly sandboxes = new Map<
+    string,
+    { running: boolean; paused?: boolean; checkpointed?: boolean; spec: RunSpec; exit?: ExitStatus; waiters: ((s: ExitStatus) => void)[] }
+  >();
+  /**
+   * How `suspend` answers, as a checkpointing driver would: 'checkpoint' saves (status
+   * 'suspended', nothing runs), a string freezes with that reason. Undefined: the driver
+   * has no `suspend` at all (see FakeDriver), and the agent pauses.
+   */
+  suspendAs: 'checkpoint' | string | undefined;
+  /** Restores from a checkpoint so far. */
+  restores: string[] = [];
+  /** The next restore fails with this message (a corrupt or lost image). */
+  failNextRestore: string | undefined;
   /** Signals delivered, as "<id> <signal>". */
   signals: string[] = [];
   /** Commands exec'd, as "<id> <args joined>". */
@@ -30,6 +43,37 @@ export class FakeWorld {
 export class FakeDriver implements Driver {
   readonly name = 'fake';
   constructor(readonly world: FakeWorld) {}
+
+  /** As a checkpointing driver (runsc, microvm) when `world.suspendAs` is set; else pauses. */
+  async suspend(id: string): Promise<SuspendOutcome> {
+    const box = this.#running(id, 'suspend');
+    if (this.world.suspendAs === undefined) {
+      box.paused = true;
+      return { how: 'paused', reason: 'the fake driver suspends by freezing' };
+    }
+    if (this.world.suspendAs !== 'checkpoint') {
+      box.paused = true;
+      return { how: 'paused', reason: this.world.suspendAs };
+    }
+    // The run ends (its waiters are not told: the Machine has not exited) and is saved.
+    box.running = false;
+    box.checkpointed = true;
+    box.waiters.splice(0);
+    return { how: 'checkpointed', ms: 1 };
+  }
+
+  async restoreFromSuspend(id: string): Promise<void> {
+    const box = this.world.sandboxes.get(id);
+    if (!box?.checkpointed) throw new AloftError('RUNTIME_FAILED', `fake: ${id} is not suspended`);
+    if (this.world.failNextRestore !== undefined) {
+      const message = this.world.failNextRestore;
+      this.world.failNextRestore = undefined;
+      throw new AloftError('RUNTIME_FAILED', message);
+    }
+    box.checkpointed = false;
+    box.running = true;
+    this.world.restores.push(id);
+  }
 
   async check(): Promise<void> {}
 
@@ -79,7 +123,7 @@ export class FakeDriver implements Driver {
     return [{ pid: 1, command: box.spec.process.args.join(' '), cpuTimeMs: 10, rssBytes: 4096 }];
   }
 
-  #running(id: string, action: string): { running: boolean; paused?: boolean; spec: RunSpec } {
+  #running(id: string, action: string): { running: boolean; paused?: boolean; checkpointed?: boolean; spec: RunSpec; waiters: unknown[] } {
     const box = this.world.sandboxes.get(id);
     if (!box?.running || box.paused === true) throw new AloftError('RUNTIME_FAILED', `fake: cannot ${action} ${id} as it is not running`);
     return box;
@@ -91,6 +135,7 @@ export class FakeDriver implements Driver {
       throw new AloftError('RUNTIME_FAILED', 'fake: stop failed');
     }
     const box = this.world.sandboxes.get(id);
+    if (box?.checkpointed === true) box.checkpointed = false;
     if (!box || !box.running) return { exitCode: null, signal: null };
     box.paused = false;
     const status = { exitCode: null, signal: options.signal };
@@ -100,6 +145,7 @@ export class FakeDriver implements Driver {
 
   async status(id: string): Promise<DriverStatus> {
     const box = this.world.sandboxes.get(id);
+    if (box?.checkpointed === true) return 'suspended';
     return !box ? 'absent' : box.running ? (box.paused === true ? 'paused' : 'running') : 'stopped';
   }
 
