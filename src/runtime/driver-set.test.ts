@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { AloftError } from '../lib/errors.ts';
 import { FakeDriver, FakeWorld } from '../agent/testing/fake-driver.ts';
 import { DriverSet } from './driver-set.ts';
-import type { RunSpec } from './driver.ts';
+import type { Driver, RunSpec } from './driver.ts';
 
 function spec(machineId: string, driver?: string): RunSpec {
   return {
@@ -25,6 +25,17 @@ class MissingDriver extends FakeDriver {
   override async check(): Promise<void> {
     throw new AloftError('RUNTIME_MISSING', 'qemu is not installed');
   }
+}
+
+/** The driver without the optional suspend methods, as runc's is. */
+function withoutSuspend(inner: FakeDriver): Driver {
+  return new Proxy(inner, {
+    get(target, key) {
+      if (key === 'suspend' || key === 'restoreFromSuspend') return undefined;
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 describe('DriverSet', () => {
@@ -76,12 +87,7 @@ describe('DriverSet', () => {
   it("forwards suspend and restore to the holder's own, and freezes with a reason where a driver has none", async () => {
     const vm = new FakeWorld();
     vm.suspendAs = 'checkpoint';
-    /** A driver without suspend, as runc is. */
-    class FreezeOnly extends FakeDriver {
-      override suspend = undefined;
-      override restoreFromSuspend = undefined;
-    }
-    const set = new DriverSet({ oci: new FreezeOnly(new FakeWorld()), microvm: new FakeDriver(vm) }, 'oci');
+    const set = new DriverSet({ oci: withoutSuspend(new FakeDriver(new FakeWorld())), microvm: new FakeDriver(vm) }, 'oci');
     await set.check();
     await set.start(spec('v', 'microvm'));
     await set.start(spec('c'));
