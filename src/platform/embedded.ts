@@ -7,7 +7,8 @@ import { silentLogger, type Logger } from '../lib/log.ts';
 import { shortId } from '../lib/ids.ts';
 import { LinuxHostNetwork } from '../net/index.ts';
 import { createProxy } from '../proxy/index.ts';
-import { OciDriver } from '../runtime/index.ts';
+import { DriverSet, OciDriver } from '../runtime/index.ts';
+import { MicrovmDriver } from '../runtime/microvm/index.ts';
 import { Scheduler, type HostInfo } from '../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import { acquireLock } from './lock.ts';
@@ -56,8 +57,14 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     });
     const scheduler = new Scheduler([host]);
 
-    // signal, exec and ps reach this host's runtime directly; the driver keeps no state of its own.
-    const hostControl = new LocalHostControl(host.id, new OciDriver({ runtime: settings.runtime, stateRoot: join(settings.dataDir, settings.runtime), log }));
+    // One set of drivers per agent: the microvm driver holds each VM's channel (one
+    // client per socket), so signal, exec and ps go through the agent's own set.
+    let drivers = hostDrivers(settings, log);
+    const hostControl = new LocalHostControl(host.id, {
+      signal: (id, signal) => drivers.signal(id, signal),
+      exec: (id, request) => drivers.exec(id, request),
+      ps: (id) => drivers.ps(id),
+    });
     const api = await listenApi(createApiApp({ store, images, scheduler, token, log, hostControl }), { host: settings.apiHost, port: settings.apiPort });
     cleanups.push(() => api.close());
     const registry = await startPlatformRegistry({ dataDir: settings.dataDir, host: settings.registryHost, port: settings.registryPort, operatorToken: token, store, log });
@@ -73,7 +80,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
         store,
         dataDir: settings.dataDir,
         log,
-        driver: new OciDriver({ runtime: settings.runtime, stateRoot: join(settings.dataDir, settings.runtime), log }),
+        driver: drivers,
         network: new LinuxHostNetwork({ bridge: settings.bridge, netnsPrefix: settings.netnsPrefix, ipv4Subnet: settings.ipv4Subnet }),
         images: {
           imageConfig: async (digest) => (await images.get(digest)).config,
@@ -97,6 +104,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
       registryUrl: registry.url,
       async restartAgent() {
         await agent.stop({ stopMachines: false });
+        drivers = hostDrivers(settings, log);
         agent = makeAgent();
         await agent.start();
       },
@@ -115,6 +123,21 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
   }
 }
 
+/**
+ * The host's drivers: `oci` (runsc or runc, the default) and `microvm` (QEMU). A Machine
+ * picks with `config.guest.driver`; microvm is checked only when a Machine first asks,
+ * so a host without QEMU runs oci Machines as before.
+ */
+function hostDrivers(settings: PlatformSettings, log: Logger): DriverSet {
+  return new DriverSet(
+    {
+      oci: new OciDriver({ runtime: settings.runtime, stateRoot: join(settings.dataDir, settings.runtime), log }),
+      microvm: new MicrovmDriver({ stateRoot: join(settings.dataDir, 'microvm'), cacheDir: settings.guestCacheDir, log }),
+    },
+    'oci',
+  );
+}
+
 /** This host's identity, kept in the store so it survives restarts. */
 async function localHost(store: Store, settings: PlatformSettings): Promise<HostInfo> {
   let id = await store.getMeta('embedded:host-id');
@@ -122,5 +145,5 @@ async function localHost(store: Store, settings: PlatformSettings): Promise<Host
     id = `host-${shortId(4)}`;
     await store.setMeta('embedded:host-id', id);
   }
-  return { id, region: settings.region, number: settings.hostNumber, ipv4Subnet: settings.ipv4Subnet, drivers: [settings.runtime] };
+  return { id, region: settings.region, number: settings.hostNumber, ipv4Subnet: settings.ipv4Subnet, drivers: [settings.runtime, 'microvm'] };
 }

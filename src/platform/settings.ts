@@ -22,6 +22,11 @@ export interface PlatformSettings {
   ipv4Subnet: string;
   /** This host's number in 6PN addresses. */
   hostNumber: number;
+  /**
+   * The guest kernel, init and initramfs of microVM Machines: host-wide, shared by every
+   * data dir, since they depend only on the kernel package (ALOFT_GUEST_CACHE).
+   */
+  guestCacheDir: string;
 }
 
 /** The data dir: ALOFT_DATA_DIR, else /var/lib/aloft for root, else ~/.local/share/aloft. */
@@ -46,6 +51,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): PlatformS
     netnsPrefix: 'aloft-',
     ipv4Subnet: '172.19.0.0/16',
     hostNumber: 1,
+    guestCacheDir: env['ALOFT_GUEST_CACHE'] || '/var/cache/aloft/guest',
   };
 }
 

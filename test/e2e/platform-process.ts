@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +93,7 @@ export function cleanUpHost(options: PlatformProcessOptions, machineIds: Iterabl
     spawnSync(runtime, ['--root', stateRoot, 'kill', id, 'KILL'], { stdio: 'ignore' });
     spawnSync(runtime, ['--root', stateRoot, 'delete', '--force', id], { stdio: 'ignore' });
   }
+  killMicrovms(join(options.dataDir, 'microvm'));
   for (const id of machineIds) spawnSync('ip', ['netns', 'del', `aloft-${id}`], { stdio: 'ignore' });
   spawnSync('ip', ['link', 'del', options.bridge], { stdio: 'ignore' });
   const mounts = readFileSync('/proc/mounts', 'utf8')
@@ -101,6 +102,44 @@ export function cleanUpHost(options: PlatformProcessOptions, machineIds: Iterabl
     .filter((mountPoint) => mountPoint.startsWith(options.dataDir))
     .reverse();
   for (const mountPoint of mounts) spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+}
+
+/**
+ * Kills the QEMU processes (and their supervisors) of microVM Machines under `stateRoot`,
+ * by the pids their state dirs record, each checked to be QEMU or its supervisor for
+ * that very dir, so a recycled pid is never killed.
+ */
+function killMicrovms(stateRoot: string): void {
+  let ids: string[] = [];
+  try {
+    ids = readdirSync(stateRoot);
+  } catch {
+    return;
+  }
+  for (const id of ids) {
+    for (const [file, mark] of [['supervisor.pid', 'sh'], ['qemu.pid', 'qemu']] as const) {
+      const dir = findFile(join(stateRoot, id), file);
+      if (!dir) continue;
+      const pid = Number(readFileSync(join(dir, file), 'utf8').trim());
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      if (pid > 1 && cmdline.includes(mark) && cmdline.includes(stateRoot)) process.kill(pid, 'SIGKILL');
+    }
+  }
+}
+
+/** The directory under `dir` (itself or one level down) that holds `name`. */
+function findFile(dir: string, name: string): string | undefined {
+  if (existsSync(join(dir, name))) return dir;
+  try {
+    return readdirSync(dir).map((sub) => join(dir, sub)).find((sub) => existsSync(join(sub, name)));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A running `aloft up` for one e2e file, with everything needed to reach and remove it. */

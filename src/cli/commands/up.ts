@@ -23,9 +23,11 @@ export function upCommand(program: Command): void {
     .option('--bridge <name>', "the host bridge for Machines' networks", defaults.bridge)
     .option('--ipv4-subnet <cidr>', "the host-local IPv4 subnet for Machines", defaults.ipv4Subnet)
     .option('--host-number <n>', "this host's number in 6PN addresses", (v) => Number(v), defaults.hostNumber)
+    .option('--guest-cache <dir>', 'where the microVM guest kernel and initramfs are cached (or ALOFT_GUEST_CACHE)', defaults.guestCacheDir)
     .option('--no-example', 'do not deploy the example app')
-    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; example: boolean }) => {
-      const settings = checkSettings({ ...defaults, ...opts });
+    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; guestCache: string; example: boolean }) => {
+      const { guestCache, ...rest } = opts;
+      const settings = checkSettings({ ...defaults, ...rest, guestCacheDir: guestCache });
       installMissingTools(requiredTools(settings.runtime), say);
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
       const platform = await startEmbeddedPlatform(settings, log);
