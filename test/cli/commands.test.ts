@@ -5,22 +5,14 @@
  * one line on stderr with exit code 1.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createApiApp, listenApi } from '../../src/api/index.ts';
 import { fakeImages } from '../../src/api/testing/fake-images.ts';
 import { Scheduler } from '../../src/scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../src/store/index.ts';
+import { fails, json, runAloft, type Run } from './cli-runner.ts';
 
 const OPERATOR = 'cli-test-operator-token';
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 describe('the aloft CLI against a live API', () => {
   let store: Store;
@@ -28,27 +20,7 @@ describe('the aloft CLI against a live API', () => {
   let machineId: string;
 
   /** Runs `aloft …` with the given token; never throws, the caller checks the exit code. */
-  const aloft = (args: string[], token = OPERATOR): Promise<Run> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        { env: { ...process.env, ALOFT_API_URL: `http://127.0.0.1:${api.port}`, ALOFT_API_TOKEN: token, NO_COLOR: '1' } },
-        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-
-  const json = <T>(run: Run): T => {
-    assert.equal(run.code, 0, run.stderr);
-    return JSON.parse(run.stdout) as T;
-  };
-
-  /** A failed command says one line on stderr and exits 1. */
-  const fails = (run: Run, pattern: RegExp): void => {
-    assert.equal(run.code, 1, `expected exit 1: ${run.stdout}`);
-    assert.equal(run.stderr.trim().split('\n').length, 1, `one line, no stack trace: ${run.stderr}`);
-    assert.match(run.stderr, pattern);
-  };
+  const aloft = (args: string[], token = OPERATOR): Promise<Run> => runAloft(args, { ALOFT_API_URL: `http://127.0.0.1:${api.port}`, ALOFT_API_TOKEN: token });
 
   before(async () => {
     store = await openSqliteStore({ path: ':memory:' });

@@ -4,7 +4,6 @@
  * installed and we are root; its storage goes to a temp data dir, removed at the end.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,37 +11,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAuthRegistry, OPERATOR_TOKEN, SKIP_WITHOUT_BUILDAH, type AuthRegistry } from '../../src/image/build/buildah-fixture.ts';
 import { buildahStorageDir, removeBuildahStorage } from '../../src/image/build/index.ts';
-
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { fails, json, runAloft, type Run } from './cli-runner.ts';
 
 describe('aloft images against a live registry', () => {
   let reg: AuthRegistry;
   let work: string;
 
   const aloft = (args: string[], token = OPERATOR_TOKEN): Promise<Run> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        { cwd: work, env: { ...process.env, ALOFT_API_TOKEN: token, ALOFT_REGISTRY_URL: reg.reg.base, ALOFT_DATA_DIR: join(work, 'data'), NO_COLOR: '1' } },
-        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-  const json = <T>(run: Run): T => {
-    assert.equal(run.code, 0, run.stderr);
-    return JSON.parse(run.stdout) as T;
-  };
-  const fails = (run: Run, pattern: RegExp): void => {
-    assert.equal(run.code, 1, `expected exit 1: ${run.stdout}`);
-    assert.equal(run.stderr.trim().split('\n').length, 1, `one line, no stack trace: ${run.stderr}`);
-    assert.match(run.stderr, pattern);
-  };
+    runAloft(args, { ALOFT_API_TOKEN: token, ALOFT_REGISTRY_URL: reg.reg.base, ALOFT_DATA_DIR: join(work, 'data') }, work);
 
   before(async () => {
     reg = await startAuthRegistry();

@@ -13,6 +13,7 @@ import { ImageStore } from '../image-store.ts';
 import { MAX_FILE_BYTES } from './app-tree.ts';
 import { manifestOf, readJsonBlob, readLayer, type ReadEntry } from './layer-fixture.ts';
 import { buildNodeApp } from './node-app.ts';
+import { freePort } from '../../lib/testing/free-port.ts';
 
 // A small dynamically linked binary stands in for node where a test looks only at the
 // app's layers: the real one is ~100 MB to gzip on every build.
@@ -256,13 +257,3 @@ describe('refused inputs: a clear error, and no layout left behind', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
