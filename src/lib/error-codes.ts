@@ -76,6 +76,15 @@ export const ERROR_CODES = {
   PROXY_BACKEND_UNREACHABLE: { status: 502, kind: 'system', summary: 'no started machine of the app accepted a connection' },
   PROXY_BACKEND_FAILED: { status: 502, kind: 'system', summary: 'the machine failed after the request was sent and before it answered' },
   PROXY_INTERNAL: { status: 500, kind: 'system', summary: 'a bug in the proxy itself' },
+  PROXY_BAD_REQUEST: { status: 400, kind: 'user', summary: 'the request is ambiguous (e.g. more than one Host) and could be read two ways; refused' },
+  PROXY_TOO_MANY_HEADERS: { status: 431, kind: 'user', summary: "the request has more header fields than the edge's limit" },
+  PROXY_RATE_LIMITED: { status: 429, kind: 'user', summary: 'too many requests from this client address; retry after Retry-After seconds' },
+  PROXY_REPLAY_INVALID: { status: 502, kind: 'system', summary: 'the machine answered with a fly-replay the edge cannot read' },
+  PROXY_REPLAY_FAILED: { status: 502, kind: 'system', summary: 'the fly-replay target has no machine that could take the request' },
+  PROXY_REPLAY_TOO_LARGE: { status: 413, kind: 'user', summary: "the request body is over the edge's replay cap, so the fly-replay a machine asked for cannot be made" },
+  PROXY_REPLAY_LOOP: { status: 508, kind: 'system', summary: 'the request was replayed more times than the hop limit (a fly-replay loop)' },
+  PROXY_AT_CAPACITY: { status: 503, kind: 'system', summary: "every machine the request may go to is at its hard_limit and the wait queue is full or timed out; retry after Retry-After seconds" },
+  PROXY_FORCED_TARGET_UNAVAILABLE: { status: 503, kind: 'system', summary: 'the region or machine named by fly-force-region / fly-force-instance-id has no started, healthy machine' },
 
   // runtime and host
   RUNTIME_FAILED: { status: 500, kind: 'system', summary: 'the runtime driver failed' },

@@ -1,9 +1,14 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { ProxyContext } from './context.ts';
 import type { ClientGone } from './client-gone.ts';
 import type { RouteEntry } from './route-entry.ts';
 import { forwardedResponseHeaders } from './forwarded-headers.ts';
 import type { AttemptProgress } from './retry-policy.ts';
+import { isReplayResponse } from './replay/directive.ts';
+
+/** A fly-replay response body (the JSON form) is read up to this many bytes. */
+const REPLAY_BODY_LIMIT = 64 * 1024;
 
 /** How one attempt to pass a request to a backend ended. */
 export type AttemptResult =
@@ -44,6 +49,9 @@ export function exchange(
     const progress = { dispatched: false, bodyRead: false, responded: false, method };
     let controller: Dispatcher.DispatchController | undefined;
     let settled = false;
+    // A fly-replay response being read for the replay step instead of sent on.
+    let captured: { headers: IncomingHttpHeaders; chunks: Buffer[]; size: number } | undefined;
+    const body = hasBody ? (ctx.body?.current() ?? req) : null;
     const settle = (result: AttemptResult): void => {
       if (settled) return;
       settled = true;
@@ -68,11 +76,20 @@ export function exchange(
         // 1xx (103 Early Hints…) are not passed on yet; the final response follows.
         if (statusCode < 200 || settled) return;
         progress.responded = true;
+        if (ctx.replay !== undefined && isReplayResponse(responseHeaders)) {
+          captured = { headers: responseHeaders, chunks: [], size: 0 };
+          return;
+        }
         ctx.machine = entry;
         res.writeHead(statusCode, statusMessage ?? '', forwardedResponseHeaders(responseHeaders, ctx.requestId));
       },
       onResponseData(c, chunk) {
         if (settled) return;
+        if (captured !== undefined) {
+          captured.size += chunk.length;
+          if (captured.size <= REPLAY_BODY_LIMIT) captured.chunks.push(chunk);
+          return;
+        }
         if (!res.write(chunk)) {
           c.pause();
           res.once('drain', () => c.resume());
@@ -80,13 +97,18 @@ export function exchange(
       },
       onResponseEnd() {
         if (settled) return;
+        if (captured !== undefined && ctx.replay !== undefined) {
+          ctx.replay.asked = { entry, headers: captured.headers, body: Buffer.concat(captured.chunks) };
+          settle({ outcome: 'done' });
+          return;
+        }
         res.end();
         settle({ outcome: 'done' });
       },
       onResponseError(_c, error) {
         if (settled) return;
-        progress.bodyRead = req.readableDidRead;
-        if (progress.responded) {
+        progress.bodyRead = body?.readableDidRead ?? false;
+        if (progress.responded && captured === undefined) {
           // Half a response cannot be taken back: cut the client off so it sees a failure.
           res.destroy(error);
           settle({ outcome: 'broken', error });
@@ -102,7 +124,7 @@ export function exchange(
           path: ctx.path,
           method,
           headers,
-          body: hasBody ? req : null,
+          body,
         },
         handler,
       );

@@ -29,6 +29,9 @@ const OWN = new Set([
   'x-forwarded-proto',
   'x-forwarded-port',
   'x-forwarded-ssl',
+  // Set only by the replay step; a client must not fake where a request was replayed from.
+  'fly-replay-src',
+  'fly-replay-failed',
 ]);
 
 /** The client address of `req`, as Fly-Client-IP shows it. */

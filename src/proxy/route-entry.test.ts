@@ -23,3 +23,29 @@ test('a Machine without an address or services has no route entry', () => {
   assert.equal(toRouteEntry({ ...machine, config: { image: 'x' } }, 0), undefined);
   assert.equal(toRouteEntry({ ...machine, addresses: { ipv4: '', ipv6: 'fdaa::5' } }, 0)?.origin, 'http://[fdaa::5]:3000');
 });
+
+test('the HTTP service’s concurrency and checks come with the entry, with Fly’s defaults', () => {
+  const machine = fakeMachine('a', 3000);
+  const plain = toRouteEntry(machine, 0)!;
+  assert.deepEqual(plain.concurrency, { type: 'connections', softLimit: 20, hardLimit: 25 });
+  assert.deepEqual(plain.checks, []);
+  assert.equal(plain.instanceId, 'I1');
+  const service = {
+    ...machine.config.services![0]!,
+    concurrency: { type: 'requests' as const, soft_limit: 50, hard_limit: 10 },
+    checks: [
+      { type: 'http' as const, path: 'healthz', interval: '1s', timeout: '500ms', grace_period: '2s', method: 'head' },
+      { port: 3001 },
+      { interval: 'soon' },
+    ],
+  };
+  const configured = toRouteEntry({ ...machine, config: { ...machine.config, services: [service] } }, 0)!;
+  // A soft limit above the hard one is clamped to it.
+  assert.deepEqual(configured.concurrency, { type: 'requests', softLimit: 10, hardLimit: 10 });
+  assert.deepEqual(configured.checks, [
+    { type: 'http', port: 3000, method: 'HEAD', path: '/healthz', intervalMs: 1000, timeoutMs: 500, gracePeriodMs: 2000 },
+    { type: 'tcp', port: 3001, method: 'GET', path: '/', intervalMs: 15_000, timeoutMs: 2000, gracePeriodMs: 0 },
+    // An unreadable interval falls back to the default rather than dropping the check.
+    { type: 'tcp', port: 3000, method: 'GET', path: '/', intervalMs: 15_000, timeoutMs: 2000, gracePeriodMs: 0 },
+  ]);
+});

@@ -1,4 +1,6 @@
-import type { Machine, MachineConfig, MachineState } from '../model/index.ts';
+import type { Machine, MachineConfig, MachineService, MachineState } from '../model/index.ts';
+import { concurrencyOf, type Concurrency } from './balance/concurrency.ts';
+import { healthChecksOf, type HealthCheckSpec } from './health/check-spec.ts';
 
 /**
  * What the proxy needs to know about one Machine to send it traffic. Built from the
@@ -7,6 +9,8 @@ import type { Machine, MachineConfig, MachineState } from '../model/index.ts';
 export interface RouteEntry {
   appName: string;
   machineId: string;
+  /** The Machine's current version (fly-prefer-instance-id may name it too). */
+  instanceId: string;
   region: string;
   state: MachineState;
   /** Host-local IPv4 address the proxy dials ('' when the Machine has none). */
@@ -23,6 +27,10 @@ export interface RouteEntry {
    * retried on it.
    */
   startedAt: number;
+  /** Limits of the HTTP service (Fly's defaults when not given). */
+  concurrency: Concurrency;
+  /** The HTTP service's checks; none means healthy whenever started. */
+  checks: readonly HealthCheckSpec[];
 }
 
 /**
@@ -31,13 +39,18 @@ export interface RouteEntry {
  * the Machine has no services (it takes no proxied traffic).
  */
 export function httpServicePort(config: MachineConfig): number | undefined {
+  return httpService(config)?.internal_port;
+}
+
+/** The service `httpServicePort` picks (its concurrency and checks apply to proxied traffic). */
+export function httpService(config: MachineConfig): MachineService | undefined {
   const services = config.services ?? [];
   const http = services.find((service) =>
     (service.ports ?? []).some(
       (p) => (p.port === 80 || p.port === 443) && (p.handlers ?? []).includes('http'),
     ),
   );
-  return (http ?? services[0])?.internal_port;
+  return http ?? services[0];
 }
 
 /**
@@ -46,7 +59,8 @@ export function httpServicePort(config: MachineConfig): number | undefined {
  * decides what a state means (started routes, starting is "coming").
  */
 export function toRouteEntry(machine: Machine, startedAt: number): RouteEntry | undefined {
-  const port = httpServicePort(machine.config);
+  const service = httpService(machine.config);
+  const port = service?.internal_port;
   const ipv4 = machine.addresses?.ipv4 ?? '';
   const ipv6 = machine.addresses?.ipv6 ?? '';
   if (port === undefined || (ipv4 === '' && ipv6 === '')) return undefined;
@@ -54,6 +68,7 @@ export function toRouteEntry(machine: Machine, startedAt: number): RouteEntry | 
   return {
     appName: machine.appName,
     machineId: machine.id,
+    instanceId: machine.instanceId,
     region: machine.region,
     state: machine.state,
     ipv4,
@@ -61,5 +76,7 @@ export function toRouteEntry(machine: Machine, startedAt: number): RouteEntry | 
     port,
     origin: `http://${host}:${port}`,
     startedAt,
+    concurrency: concurrencyOf(service),
+    checks: healthChecksOf(service),
   };
 }

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { ManualClock } from '../lib/clock.ts';
 import { RouteTable } from './route-table.ts';
 import { FakeStore } from './testing/fake-store.ts';
-import { fakeApp, fakeMachine } from './testing/fixtures.ts';
+import { fakeApp, fakeMachine, startBackend } from './testing/fixtures.ts';
+import { HealthChecker } from './health/health-checker.ts';
 
 async function loaded(store: FakeStore, clock = new ManualClock(1_000_000)) {
   const table = new RouteTable(store, { clock });
@@ -28,7 +29,7 @@ test('the table loads apps and started Machines with their address and HTTP port
   assert.ok(routes.known);
   assert.deepEqual(routes.started.map((e) => [e.machineId, e.ipv4, e.port, e.region, e.state]), [['m1', '127.0.0.1', 3001, 'local', 'started']]);
   assert.equal(routes.starting, 1);
-  assert.deepEqual(table.lookup('empty'), { known: true, started: [], starting: 0 });
+  assert.deepEqual(table.lookup('empty'), { known: true, started: [], starting: 0, unhealthy: 0 });
   assert.deepEqual(table.lookup('nope'), { known: false });
   table.stop();
 });
@@ -110,5 +111,62 @@ test('a cordoned Machine gets no traffic until it is uncordoned, and stays known
   assert.deepEqual(ids(table, 'a'), []);
   await table.whenRevision(store.patchMachine('m2', { cordoned: false }));
   assert.deepEqual(ids(table, 'a'), ['m2']);
+  table.stop();
+});
+
+test('with health checks, a started Machine is routable once its check passes (within 100 ms), and leaves when it fails', async () => {
+  let healthy = true;
+  const backend = await startBackend((_req, res) => res.writeHead(healthy ? 200 : 500).end());
+  const health = new HealthChecker();
+  const store = new FakeStore();
+  store.putApp(fakeApp('a'));
+  const table = new RouteTable(store, { health });
+  await table.start();
+  try {
+    const machine = fakeMachine('a', backend.port, 'starting', 'm1');
+    machine.config.services![0]!.checks = [{ type: 'http', path: '/health', interval: '200ms' }];
+    await table.whenRevision(store.putMachine(machine));
+    const t0 = performance.now();
+    store.patchMachine('m1', { state: 'started' });
+    await table.whenRoutable('m1');
+    const routableMs = performance.now() - t0;
+    assert.ok(routableMs < 100, `routable after ${routableMs.toFixed(1)} ms`);
+    assert.deepEqual(ids(table, 'a'), ['m1']);
+
+    healthy = false;
+    const out = new Promise<void>((resolve) => {
+      const off = table.onChange(() => {
+        if (table.entry('m1') !== undefined) return;
+        off();
+        resolve();
+      });
+    });
+    await out;
+    const routes = table.lookup('a');
+    assert.ok(routes.known);
+    assert.deepEqual([routes.started.length, routes.unhealthy], [0, 1]);
+
+    // Stopping takes it out at once and stops its checks.
+    healthy = true;
+    await table.whenRevision(store.patchMachine('m1', { state: 'stopping' }));
+    assert.equal(table.entry('m1'), undefined);
+    assert.equal(health.isHealthy('m1'), true);
+  } finally {
+    table.stop();
+    health.close();
+    await backend.close();
+  }
+});
+
+test('without checks a started Machine is routable as soon as its change is applied (under 100 ms)', async () => {
+  const store = new FakeStore();
+  store.putApp(fakeApp('a'));
+  const table = new RouteTable(store, { health: new HealthChecker() });
+  await table.start();
+  await table.whenRevision(store.putMachine(fakeMachine('a', 3001, 'starting', 'm1')));
+  const t0 = performance.now();
+  store.patchMachine('m1', { state: 'started' });
+  await table.whenRoutable('m1');
+  assert.ok(performance.now() - t0 < 100);
   table.stop();
 });

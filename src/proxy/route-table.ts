@@ -3,14 +3,20 @@ import type { Change, Store } from '../store/store.ts';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { toAloftError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
+import type { HealthChecker } from './health/health-checker.ts';
 import { toRouteEntry, type RouteEntry } from './route-entry.ts';
 
 /** Where an app's traffic can go right now. */
 export interface AppRoutes {
-  /** Routable Machines: `started`, not cordoned, with an address and an HTTP service port. */
+  /**
+   * Routable Machines: `started`, not cordoned, with an address and an HTTP service
+   * port, and passing their health checks.
+   */
   readonly started: readonly RouteEntry[];
   /** Machines in `starting`: traffic will have somewhere to go soon. */
   readonly starting: number;
+  /** Started Machines left out of `started` because their health checks are failing. */
+  readonly unhealthy: number;
 }
 
 /** The answer to "where does app X's traffic go?". Unknown apps are a 404, not a 503. */
@@ -28,7 +34,7 @@ interface Held {
 }
 
 type KnownRoutes = { readonly known: true } & AppRoutes;
-const NO_ROUTES: KnownRoutes = Object.freeze({ known: true, started: Object.freeze([]), starting: 0 });
+const NO_ROUTES: KnownRoutes = Object.freeze({ known: true, started: Object.freeze([]), starting: 0, unhealthy: 0 });
 const UNKNOWN: RouteLookup = Object.freeze({ known: false });
 
 /**
@@ -42,6 +48,8 @@ export class RouteTable {
   readonly #store: RouteSource;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #health: HealthChecker | undefined;
+  readonly #listeners = new Set<(appName: string) => void>();
   readonly #apps = new Set<string>();
   readonly #machines = new Map<string, Held>();
   readonly #byApp = new Map<string, Set<string>>();
@@ -53,10 +61,45 @@ export class RouteTable {
   #unwatch: (() => void) | undefined;
   #stopped = false;
 
-  constructor(store: RouteSource, options: { clock?: Clock; log?: Logger } = {}) {
+  /**
+   * `health`, when given, checks each routable Machine: the table tells it which
+   * Machines to track and leaves failing ones out of `started` until they pass.
+   */
+  constructor(store: RouteSource, options: { clock?: Clock; log?: Logger; health?: HealthChecker } = {}) {
     this.#store = store;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLogger;
+    this.#health = options.health;
+    this.#health?.onChange((machineId) => {
+      const held = this.#machines.get(machineId);
+      if (held !== undefined) this.#rebuild(held.appName);
+    });
+  }
+
+  /**
+   * Calls `listener` with an app's name each time its routes were rebuilt (a Machine
+   * came, went, changed or turned healthy or not). Returns the unsubscribe.
+   */
+  onChange(listener: (appName: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /** Resolves once Machine `machineId` is routable (started, healthy); at once if it is. */
+  whenRoutable(machineId: string): Promise<void> {
+    if (this.#routable(machineId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const off = this.onChange(() => {
+        if (!this.#routable(machineId)) return;
+        off();
+        resolve();
+      });
+    });
+  }
+
+  #routable(machineId: string): boolean {
+    const held = this.#machines.get(machineId);
+    return held !== undefined && (this.#routes.get(held.appName)?.started.some((e) => e.machineId === machineId) ?? false);
   }
 
   /** Loads the table and starts following the store. Safe to call more than once. */
@@ -88,10 +131,11 @@ export class RouteTable {
     return this.#routes.get(appName) ?? (this.#apps.has(appName) ? NO_ROUTES : UNKNOWN);
   }
 
-  /** The entry of one Machine if it is routable now. */
+  /** The entry of one Machine if it is routable now (started and healthy). */
   entry(machineId: string): RouteEntry | undefined {
     const held = this.#machines.get(machineId);
-    return held?.state === 'started' ? held.entry : undefined;
+    if (held?.state !== 'started' || held.entry === undefined) return undefined;
+    return this.#health?.isHealthy(machineId) === false ? undefined : held.entry;
   }
 
   async #load(): Promise<void> {
@@ -168,13 +212,12 @@ export class RouteTable {
     const previous = this.#machines.get(machine.id);
     const started = machine.state === 'started';
     const startedAt = started ? (previous?.state === 'started' ? previous.startedAt : now) : 0;
-    this.#machines.set(machine.id, {
-      appName: machine.appName,
-      state: machine.state,
-      startedAt,
-      // A cordoned Machine keeps running but gets no new traffic (Fly's cordon).
-      entry: started && machine.cordoned !== true ? toRouteEntry(machine, startedAt) : undefined,
-    });
+    // A cordoned Machine keeps running but gets no new traffic (Fly's cordon).
+    const entry = started && machine.cordoned !== true ? toRouteEntry(machine, startedAt) : undefined;
+    this.#machines.set(machine.id, { appName: machine.appName, state: machine.state, startedAt, entry });
+    // Checks run only while the Machine could take traffic: `stopping` stops them.
+    if (entry !== undefined) this.#health?.track(entry);
+    else this.#health?.untrack(machine.id);
     let ids = this.#byApp.get(machine.appName);
     if (ids === undefined) this.#byApp.set(machine.appName, (ids = new Set()));
     ids.add(machine.id);
@@ -185,6 +228,7 @@ export class RouteTable {
     const held = this.#machines.get(id);
     if (held === undefined) return;
     this.#machines.delete(id);
+    this.#health?.untrack(id);
     this.#byApp.get(held.appName)?.delete(id);
     this.#rebuild(held.appName);
   }
@@ -192,9 +236,13 @@ export class RouteTable {
   #deleteApp(name: string): void {
     this.#apps.delete(name);
     // The store deletes an app's machines with it; do not wait for their changes.
-    for (const id of this.#byApp.get(name) ?? []) this.#machines.delete(id);
+    for (const id of this.#byApp.get(name) ?? []) {
+      this.#machines.delete(id);
+      this.#health?.untrack(id);
+    }
     this.#byApp.delete(name);
     this.#routes.delete(name);
+    this.#changed(name);
   }
 
   #rebuild(appName: string): void {
@@ -202,18 +250,33 @@ export class RouteTable {
     if (ids === undefined || ids.size === 0) {
       this.#byApp.delete(appName);
       this.#routes.delete(appName);
+      this.#changed(appName);
       return;
     }
     const started: RouteEntry[] = [];
     let starting = 0;
+    let unhealthy = 0;
     for (const id of ids) {
       const held = this.#machines.get(id);
-      if (held?.state === 'started' && held.entry !== undefined) started.push(held.entry);
-      else if (held?.state === 'starting') starting += 1;
+      if (held?.state === 'started' && held.entry !== undefined) {
+        if (this.#health?.isHealthy(id) === false) unhealthy += 1;
+        else started.push(held.entry);
+      } else if (held?.state === 'starting') starting += 1;
     }
     // Machines of an app the table has not seen created still make it known.
     this.#apps.add(appName);
-    this.#routes.set(appName, Object.freeze({ known: true, started: Object.freeze(started), starting }));
+    this.#routes.set(appName, Object.freeze({ known: true, started: Object.freeze(started), starting, unhealthy }));
+    this.#changed(appName);
+  }
+
+  #changed(appName: string): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(appName);
+      } catch (err) {
+        this.#log.error({ err, app: appName }, 'proxy: route change listener failed');
+      }
+    }
   }
 
   #advance(revision: number): void {

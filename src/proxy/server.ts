@@ -8,13 +8,19 @@ import { answer } from './answers.ts';
 import { compose, type Step } from './compose.ts';
 import { createContext } from './context.ts';
 import { ProxyMetrics } from './metrics.ts';
-import { randomPicker, type Picker } from './picker.ts';
+import type { Picker } from './picker.ts';
+import { Balancer, type BalanceOptions } from './balance/balancer.ts';
+import { steerStep } from './balance/steer-step.ts';
+import { HealthChecker } from './health/health-checker.ts';
 import { requestIds } from './request-id.ts';
 import { defaultRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 import { RouteTable, type RouteSource } from './route-table.ts';
 import { countStep } from './steps/count.ts';
 import { forwardStep, type RetryEvent } from './steps/forward.ts';
 import { resolveAppStep } from './steps/resolve-app.ts';
+import { httpServerOptions, resolveLimits, type ClientLimits } from './guard/limits.ts';
+import { bodyIdleStep, headerGuardStep, rateLimitStep } from './steps/guards.ts';
+import { replayStep, type ReplaySettings } from './steps/replay.ts';
 
 /** Timeouts and pooling of the proxy's connections to Machines. */
 export interface BackendOptions {
@@ -49,6 +55,14 @@ export interface ProxyOptions {
   closeGraceMs?: number;
   /** Called when an attempt failed and the request is retried (for logs and tests). */
   onRetry?: (event: RetryEvent) => void;
+  /** What clients may send: timeouts, header limits, a per-address rate limit (guard/limits.ts has the defaults and why). */
+  limits?: ClientLimits;
+  /** fly-replay settings (body kept up to 100 MB, 10 hops); `false` passes fly-replay responses through untouched. */
+  replay?: ReplaySettings | false;
+  /** Region RTTs, the wait queue at hard_limit, tie-breaking (balance/balancer.ts). */
+  balance?: BalanceOptions;
+  /** Service health checks: at most this many probes at once (default 16). */
+  health?: { maxConcurrent?: number };
 }
 
 /** A running (or ready to run) edge proxy. */
@@ -61,6 +75,8 @@ export interface Proxy {
   handle(req: IncomingMessage, res: ServerResponse): void;
   readonly table: RouteTable;
   readonly metrics: ProxyMetrics;
+  /** Per-Machine load and the queue of requests waiting at hard_limit. */
+  readonly balancer: Balancer;
 }
 
 /**
@@ -83,7 +99,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     throw invalidField('start proxy', 'domain', 'a DNS name such as "localhost" or "example.com"', domain);
   }
 
-  const table = new RouteTable(options.store, { clock, log });
+  const health = new HealthChecker({ clock, log, ...options.health });
+  const table = new RouteTable(options.store, { clock, log, health });
+  const balancer = new Balancer(table, region, options.balance, clock);
   const metrics = new ProxyMetrics();
   const backend = options.backend ?? {};
   const dispatcher = new Agent({
@@ -92,19 +110,35 @@ export function createProxy(options: ProxyOptions): Proxy {
     bodyTimeout: backend.bodyTimeoutMs ?? 60_000,
     keepAliveTimeout: backend.keepAliveTimeoutMs ?? 4000,
   });
+  const limits = resolveLimits(options.limits);
+  // The chain, cheapest refusals first: count (sees every answer) → rate limit (off
+  // by default) → header guard → body idle timeout → resolve app → replay, which
+  // runs forward once per hop.
+  const forward = forwardStep({
+    table,
+    dispatcher,
+    picker: options.picker ?? balancer.picker,
+    acquire: (entry, ctx) => balancer.acquire(entry, ctx),
+    queue: balancer.queue,
+    retry: { ...defaultRetryPolicy, ...options.retry },
+    clock,
+    metrics,
+    log,
+    onRetry: options.onRetry,
+  });
+  const store = options.store as RouteSource & { getApp?: (name: string) => Promise<{ orgSlug: string } | undefined> };
+  const orgOf = async (app: string): Promise<string | undefined> =>
+    store.getApp !== undefined
+      ? (await store.getApp(app))?.orgSlug
+      : (await store.listApps()).find((a) => a.name === app)?.orgSlug;
   const steps: Step[] = [
     countStep(metrics),
+    ...(limits.rateLimit === undefined ? [] : [rateLimitStep(limits.rateLimit, clock)]),
+    headerGuardStep(limits.maxHeaders),
+    bodyIdleStep(limits.bodyIdleTimeoutMs),
     resolveAppStep({ table, domain }),
-    forwardStep({
-      table,
-      dispatcher,
-      picker: options.picker ?? randomPicker,
-      retry: { ...defaultRetryPolicy, ...options.retry },
-      clock,
-      metrics,
-      log,
-      onRetry: options.onRetry,
-    }),
+    steerStep(),
+    options.replay === false ? forward : replayStep({ ...options.replay, table, orgOf, clock, log }, forward),
   ];
   const run = compose(steps);
   const nextRequestId = requestIds(region);
@@ -118,12 +152,15 @@ export function createProxy(options: ProxyOptions): Proxy {
     });
   };
 
-  const server = createServer(handle);
+  const server = createServer(httpServerOptions(limits), handle);
+  // One more than the limit, so the header guard sees an excess (Node drops fields past it).
+  server.maxHeadersCount = limits.maxHeaders + 1;
   let listening = false;
 
   return {
     table,
     metrics,
+    balancer,
     handle,
     async listen() {
       await table.start();
@@ -145,6 +182,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         server.listen(port, host);
       }).catch((err: unknown) => {
         table.stop();
+        health.close();
         throw err;
       });
       listening = true;
@@ -154,6 +192,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
     async close() {
       table.stop();
+      // Waiting requests get their 503 now rather than at the grace's end; checks stop.
+      balancer.close();
+      health.close();
       if (listening) {
         listening = false;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -13,6 +13,8 @@ import { ClientGone } from '../client-gone.ts';
 import { exchange, hasRequestBody } from '../exchange.ts';
 import { clientIp, forwardedRequestHeaders } from '../forwarded-headers.ts';
 import { canRetry, isConnectFailure, type RetryPolicy } from '../retry-policy.ts';
+import type { SlotQueue, SlotWait } from '../balance/slot-queue.ts';
+import { forcedCandidates } from '../balance/steering.ts';
 
 /** Told each time an attempt failed and another will be made (before any backoff). */
 export interface RetryEvent {
@@ -34,6 +36,10 @@ export interface ForwardOptions {
   metrics: ProxyMetrics;
   log: Logger;
   onRetry?: ((event: RetryEvent) => void) | undefined;
+  /** Counts the request on the Machine it goes to (its load); returns the release. */
+  acquire?: ((entry: RouteEntry, ctx: ProxyContext) => () => void) | undefined;
+  /** Where a request waits while every Machine it may go to is at its hard limit. */
+  queue?: SlotQueue | undefined;
 }
 
 /** How a Machine failed this request so far. */
@@ -69,15 +75,35 @@ export function forwardStep(options: ForwardOptions): Step {
         requestId: ctx.requestId,
         host: ctx.host ?? '',
       });
+      if (ctx.extraHeaders !== undefined) headers.push(...ctx.extraHeaders);
       const hasBody = hasRequestBody(ctx);
       const firstAt = clock.now();
       const failures = new Map<string, Failure>();
-      let candidates = ctx.routes?.started ?? [];
+      // A replay narrows the choice to its target (ctx.accept); the picker still chooses.
+      // fly-force-region / fly-force-instance-id narrow it too (ctx.steering).
+      const accepted = (list: readonly RouteEntry[]): readonly RouteEntry[] => {
+        const forced = forcedCandidates(list, ctx.steering);
+        return ctx.accept === undefined ? forced : forced.filter(ctx.accept);
+      };
+      /** This request's place in the queue, once it had to wait for a slot. */
+      const slot = { ticket: 0, deadline: 0 };
+      let candidates = accepted(ctx.routes?.started ?? []);
       let last: { entry: RouteEntry; error: Error } | undefined;
       /** A failure not yet reported as a retry: it is one only if another attempt follows. */
       let unreported: typeof last;
       for (let attempts = 0; ; ) {
         const next = chooseNext(candidates, failures, ctx, options, firstAt);
+        if (next === 'busy') {
+          // Every Machine it may go to is at its hard limit: wait for a slot, then choose again.
+          const waited = await waitForSlot(ctx, options.queue, clock, gone, slot);
+          if (waited === 'gone') return;
+          if (waited !== 'woken') {
+            answerAtCapacity(ctx, waited, options.queue);
+            return;
+          }
+          candidates = accepted(currentStarted(table, ctx.app));
+          continue;
+        }
         if (next === undefined) {
           answerUnreachable(ctx, attempts, failures.size, last);
           return;
@@ -99,12 +125,18 @@ export function forwardStep(options: ForwardOptions): Step {
           if (gone.gone) return;
           // It may have stopped while we waited: choose again from what is routable now.
           if (table.entry(next.entry.machineId) === undefined) {
-            candidates = currentStarted(table, ctx.app);
+            candidates = accepted(currentStarted(table, ctx.app));
             continue;
           }
         }
         attempts += 1;
-        const result = await exchange(dispatcher, ctx, next.entry, headers, hasBody, gone);
+        const release = options.acquire?.(next.entry, ctx);
+        let result: Awaited<ReturnType<typeof exchange>>;
+        try {
+          result = await exchange(dispatcher, ctx, next.entry, headers, hasBody, gone);
+        } finally {
+          release?.();
+        }
         if (result.outcome !== 'failed') {
           if (result.outcome === 'broken') {
             log.warn({ err: result.error, app: ctx.app, machine: next.entry.machineId }, 'proxy: backend failed mid-response');
@@ -127,7 +159,7 @@ export function forwardStep(options: ForwardOptions): Step {
         last = { entry: next.entry, error: result.error };
         unreported = last;
         // Machines may have started or stopped meanwhile.
-        candidates = currentStarted(table, ctx.app);
+        candidates = accepted(currentStarted(table, ctx.app));
       }
     } finally {
       res.off('close', onClose);
@@ -142,24 +174,33 @@ function chooseNext(
   ctx: ProxyContext,
   options: ForwardOptions,
   firstAt: number,
-): { entry: RouteEntry; waitMs: number } | undefined {
+): { entry: RouteEntry; waitMs: number } | 'busy' | undefined {
   const { picker, retry, clock } = options;
-  if (failures.size === 0) return { entry: picker(candidates, ctx), waitMs: 0 };
+  if (candidates.length === 0) return undefined;
+  // The picker answers undefined when all it was given are at their hard limit.
+  const pickOrBusy = (list: readonly RouteEntry[]): { entry: RouteEntry; waitMs: number } | 'busy' => {
+    const entry = picker(list, ctx);
+    return entry === undefined ? 'busy' : { entry, waitMs: 0 };
+  };
+  if (failures.size === 0) return pickOrBusy(candidates);
+  // A Machine that failed this request is never chosen again while another is untried.
   const untried = candidates.filter((c) => !failures.has(c.machineId));
-  if (untried.length > 0) return { entry: picker(untried, ctx), waitMs: 0 };
+  if (untried.length > 0) return pickOrBusy(untried);
   // A reset after dispatch is most often a pooled connection the backend had just
   // closed: one fresh try on the same Machine.
   const reset = candidates.filter((c) => {
     const f = failures.get(c.machineId);
     return f !== undefined && !f.connect && f.count === 1;
   });
-  if (reset.length > 0) return { entry: picker(reset, ctx), waitMs: 0 };
+  const again = reset.length > 0 ? picker(reset, ctx) : undefined;
+  if (again !== undefined) return { entry: again, waitMs: 0 };
   const now = clock.now();
-  const left = firstAt + retry.budgetMs - now;
+  const left = firstAt + (ctx.retryBudgetMs ?? retry.budgetMs) - now;
   if (left <= 0) return undefined;
   const warming = candidates.filter((c) => failures.get(c.machineId)?.connect === true && now - c.startedAt < retry.justStartedMs);
   if (warming.length === 0) return undefined;
   const entry = picker(warming, ctx);
+  if (entry === undefined) return undefined;
   const count = failures.get(entry.machineId)?.count ?? 1;
   return { entry, waitMs: Math.min(left, retry.backoffMs(count)) };
 }
@@ -174,12 +215,45 @@ function answerUnreachable(
     last === undefined
       ? 'no started machine is left'
       : `last error from machine ${last.entry.machineId} at ${last.entry.origin.slice('http://'.length)}: ${last.error.message}`;
+  if (ctx.onUnreachable !== undefined) {
+    ctx.onUnreachable(detail);
+    return;
+  }
   answer(
     ctx,
     'PROXY_BACKEND_UNREACHABLE',
     `Cannot reach app "${ctx.app}": no started machine accepted the request ` +
       `(${attempts} attempt${attempts === 1 ? '' : 's'} on ${machines} machine${machines === 1 ? '' : 's'}; ${detail})`,
   );
+}
+
+/** Waits in the app's queue for a Machine under its hard limit; 'full' at once without a queue. */
+function waitForSlot(
+  ctx: ProxyContext,
+  queue: SlotQueue | undefined,
+  clock: Clock,
+  gone: ClientGone,
+  slot: { ticket: number; deadline: number },
+): Promise<SlotWait> {
+  if (queue === undefined) return Promise.resolve('full');
+  const again = slot.ticket !== 0;
+  if (!again) {
+    slot.ticket = queue.ticket();
+    slot.deadline = clock.now() + queue.limits.maxWaitMs;
+  }
+  return queue.wait(ctx.app, slot.deadline, gone, slot.ticket, again);
+}
+
+function answerAtCapacity(ctx: ProxyContext, waited: SlotWait, queue: SlotQueue | undefined): void {
+  const why =
+    waited === 'timeout'
+      ? `no slot freed within ${queue?.limits.maxWaitMs ?? 0} ms`
+      : waited === 'closed'
+        ? 'the proxy is shutting down'
+        : `the queue of ${queue?.limits.maxLength ?? 0} waiting requests is full`;
+  answer(ctx, 'PROXY_AT_CAPACITY', `Cannot route request to app "${ctx.app}" as every machine is at its hard_limit and ${why}`, {
+    'retry-after': '1',
+  });
 }
 
 function currentStarted(table: RouteTable, app: string): readonly RouteEntry[] {

@@ -1,0 +1,73 @@
+import type { Clock } from '../../lib/clock.ts';
+import type { Step } from '../compose.ts';
+import { answer } from '../answers.ts';
+import { hasRequestBody } from '../exchange.ts';
+import { clientIp } from '../forwarded-headers.ts';
+import { TokenBuckets } from '../guard/token-bucket.ts';
+import type { RateLimit } from '../guard/limits.ts';
+
+/**
+ * Limits requests per client address with token buckets: over the limit, 429 with
+ * Retry-After (whole seconds, at least 1) and no backend is touched. Other addresses
+ * have their own buckets, so one flooding client does not slow the rest.
+ */
+export function rateLimitStep(limit: RateLimit, clock: Clock): Step {
+  const buckets = new TokenBuckets(limit);
+  return (ctx, next) => {
+    const ip = clientIp(ctx.req);
+    const waitMs = buckets.take(ip, clock.now());
+    if (waitMs === 0) return next();
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    answer(ctx, 'PROXY_RATE_LIMITED', `Cannot accept request as client ${ip} must make at most ${limit.ratePerSecond} requests/s (burst ${limit.burst}): retry in ${seconds}s`, {
+      'retry-after': String(seconds),
+    });
+    return Promise.resolve();
+  };
+}
+
+/**
+ * Refuses what Node's parser lets through but an edge must not: more header fields
+ * than `maxHeaders` (431) and more than one Host (400, RFC 9112 §3.2: two Hosts can
+ * route a request two ways). Both close the connection, as the parser's own refusals do.
+ */
+export function headerGuardStep(maxHeaders: number): Step {
+  return (ctx, next) => {
+    const raw = ctx.req.rawHeaders;
+    const count = raw.length / 2;
+    if (count > maxHeaders) {
+      answer(ctx, 'PROXY_TOO_MANY_HEADERS', `Cannot accept request as its header fields must number at most ${maxHeaders}: got more`, { connection: 'close' });
+      return Promise.resolve();
+    }
+    let hosts = 0;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts += 1;
+    if (hosts > 1) {
+      answer(ctx, 'PROXY_BAD_REQUEST', `Cannot accept request as 'Host' must appear once: got ${hosts}`, { connection: 'close' });
+      return Promise.resolve();
+    }
+    return next();
+  };
+}
+
+/**
+ * Cuts a request body that stops moving: while the body is still arriving, the
+ * client socket may be idle at most `idleMs` (Node destroys an idle socket nobody
+ * handles the timeout of). Once the body is in, the socket has no idle limit again,
+ * so a slow backend answer or a long download is not cut. (Headers are bounded by
+ * Node's headersTimeout and the whole request by requestTimeout.)
+ */
+export function bodyIdleStep(idleMs: number): Step {
+  return async (ctx, next) => {
+    const { req } = ctx;
+    if (!hasRequestBody(ctx)) return next();
+    const socket = req.socket;
+    const clear = (): void => void socket.setTimeout(0);
+    socket.setTimeout(idleMs);
+    req.once('end', clear);
+    try {
+      await next();
+    } finally {
+      req.off('end', clear);
+      if (!socket.destroyed) clear();
+    }
+  };
+}
