@@ -61,16 +61,19 @@ async function boot(name: string, run: RunConfig, disks: Array<[string, string]>
 }
 
 test('the guest runs the process as the image user, reports exit 7 over the channel and powers off', { skip, timeout: 300_000 }, async () => {
-  const vm = await boot('exit7', config({ hostname: 'vm-exit7', args: ['/bin/sh', '-c', 'echo hello from $HOSTNAME; id; cat /etc/hosts; exit 7'], uid: 1000, gid: 1000 }));
+  const vm = await boot('exit7', config({ hostname: 'vm-exit7', args: ['/bin/sh', '-c', 'echo hello from $HOSTNAME; id; cat /etc/hosts /proc/self/cgroup; exit 7'], uid: 1000, gid: 1000 }));
   assert.deepEqual(await vm.message('hello'), { type: 'hello', version: 1 });
   const exit = await vm.message('exit');
-  assert.deepEqual(exit, { type: 'exit', code: 7, signal: 0 });
+  assert.deepEqual(exit, { type: 'exit', code: 7, signal: 0, oom: false });
   vm.send({ type: 'poweroff' });
   const qemu = await vm.exited();
   assert.deepEqual(qemu, { code: 0, signal: null });
   assert.match(vm.console, /hello from vm-exit7/);
   assert.match(vm.console, /uid=1000\(app\) gid=1000\(app\)/);
   assert.match(vm.console, /fdaa:0:1:a7b::2 fly-local-6pn vm-exit7/);
+  // The process runs in the Machine's cgroup, and its lines reach the console without \r (ONLCR off).
+  assert.match(vm.console, /^0::\/machine$/m);
+  assert.match(vm.console, /^hello from vm-exit7\n/m);
   assert.ok(vm.messages.some((m) => m.type === 'started'));
   console.log(`boot under tcg: aloft-init up ${vm.firstMessageAt! - vm.startedAt} ms, first console line ${vm.firstConsoleAt! - vm.startedAt} ms, exit reported and QEMU gone ${vm.exitedAt! - vm.startedAt} ms`);
 });
@@ -84,7 +87,9 @@ test('exec returns output and exit code, a timed-out exec is killed, SIGTERM end
   const vm = await boot(
     'exec',
     config({
-      args: ['/bin/sh', '-c', 'echo main is up; exec sleep 1000'],
+      args: ['/bin/sh', '-c', 'echo main is up; sleep 1001 & exec sleep 1000'],
+      memoryMb: 100,
+      pidsMax: 20,
       env: { FOO: 'from-config', KEEP: 'kept' },
       workdir: '/tmp',
       mounts: [{ source: 'serial:vol1', fstype: 'ext4', path: '/data' }],
@@ -134,12 +139,21 @@ test('exec returns output and exit code, a timed-out exec is killed, SIGTERM end
   assert.match(net, /nameserver 10\.0\.2\.3\nsearch internal\n/);
   assert.match(net, /^vm-test$/m);
 
+  // The cgroup holds the Machine's limits; ps lists its processes, the main one first, not the init.
+  vm.send({ type: 'exec', id: 'cg', args: ['sh', '-c', 'busybox mount -t cgroup2 none /sys/fs/cgroup && cat /sys/fs/cgroup/machine/memory.max /sys/fs/cgroup/machine/pids.max'], timeoutMs: 10_000, uid: 0, gid: 0 });
+  assert.equal((await vm.message('exec_result', (m) => m.id === 'cg')).stdout.toString(), `${100 * 1024 * 1024}\n20\n`);
+  const started = await vm.message('started');
+  vm.send({ type: 'ps', id: 'ps' });
+  const ps = await vm.message('ps_result', (m) => m.id === 'ps');
+  assert.deepEqual(ps.processes.map((p) => [p.pid === started.pid, p.command, p.uid]), [[true, 'sleep 1000', 0], [false, 'sleep 1001', 0]]);
+  assert.ok(ps.processes.every((p) => p.pid !== 1 && p.rssKb > 0));
+
   vm.send({ type: 'ping', id: 'p' });
   await vm.message('pong', (m) => m.id === 'p');
 
   vm.send({ type: 'signal', id: '4', signal: 15 });
   await vm.message('signal_result', (m) => m.id === '4');
-  assert.deepEqual(await vm.message('exit'), { type: 'exit', code: 143, signal: 15 });
+  assert.deepEqual(await vm.message('exit'), { type: 'exit', code: 143, signal: 15, oom: false });
   vm.send({ type: 'poweroff' });
   assert.deepEqual(await vm.exited(), { code: 0, signal: null });
 });

@@ -17,6 +17,7 @@ test('an exec request encodes as one line with repeated arg and env tokens in or
   assert.equal(line, 'exec id=7 timeout_ms=5000 uid=1000 gid=100 groups=10,20 cwd=/app arg=/bin/sh arg=-c arg=echo%20%22hi%20there%22 env=A=x%20y env=B=1=2\n');
   assert.equal(encodeHostMessage({ type: 'signal', id: 's1', signal: 15 }), 'signal id=s1 sig=15\n');
   assert.equal(encodeHostMessage({ type: 'poweroff' }), 'poweroff\n');
+  assert.equal(encodeHostMessage({ type: 'ps', id: 'p1' }), 'ps id=p1\n');
 });
 
 test('bad host messages are refused with the field and the value', () => {
@@ -34,8 +35,9 @@ test('bad host messages are refused with the field and the value', () => {
 });
 
 test('guest messages decode, binary exec output included; unknown verbs are marked, not fatal', () => {
-  assert.deepEqual(decodeGuestMessage('exit code=143 signal=15'), { type: 'exit', code: 143, signal: 15 });
-  assert.deepEqual(decodeGuestMessage('exit code=127 signal=0 error=exec%20nope'), { type: 'exit', code: 127, signal: 0, error: 'exec nope' });
+  assert.deepEqual(decodeGuestMessage('exit code=143 signal=15'), { type: 'exit', code: 143, signal: 15, oom: false });
+  assert.deepEqual(decodeGuestMessage('exit code=137 signal=9 oom=1'), { type: 'exit', code: 137, signal: 9, oom: true });
+  assert.deepEqual(decodeGuestMessage('exit code=127 signal=0 oom=0 error=exec%20nope'), { type: 'exit', code: 127, signal: 0, oom: false, error: 'exec nope' });
   const r = decodeGuestMessage('exec_result id=3 code=0 signal=0 timed_out=0 stdout=%00%FFok%0A stderr=');
   assert.equal(r.type, 'exec_result');
   if (r.type === 'exec_result') {
@@ -43,6 +45,16 @@ test('guest messages decode, binary exec output included; unknown verbs are mark
     assert.equal(r.stderr.length, 0);
   }
   assert.deepEqual(decodeGuestMessage('error id=9 message=no%20main'), { type: 'error', id: '9', message: 'no main' });
+  // Each process is the run of tokens from one pid= to the next.
+  assert.deepEqual(decodeGuestMessage('ps_result id=p pid=7 ppid=1 uid=1000 rss_kb=512 cpu_ms=30 cmd=sleep%20600 pid=9 ppid=7 uid=0 rss_kb=0 cpu_ms=0 cmd=%5Bsh%5D'), {
+    type: 'ps_result',
+    id: 'p',
+    processes: [
+      { pid: 7, ppid: 1, uid: 1000, rssKb: 512, cpuMs: 30, command: 'sleep 600' },
+      { pid: 9, ppid: 7, uid: 0, rssKb: 0, cpuMs: 0, command: '[sh]' },
+    ],
+  });
+  assert.deepEqual(decodeGuestMessage('ps_result id=q'), { type: 'ps_result', id: 'q', processes: [] });
   assert.deepEqual(decodeGuestMessage('later_feature x=1'), { type: 'unknown', verb: 'later_feature' });
   assert.throws(() => decodeGuestMessage('exit code=x signal=0'), (err: unknown) => isAloftError(err, 'GUEST_PROTOCOL') && /'code' must be an integer/.test(err.message));
 });

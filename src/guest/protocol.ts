@@ -32,17 +32,32 @@ export type HostMessage =
   | GuestExecRequest
   | { type: 'signal'; id: string; signal: number }
   | { type: 'ping'; id: string }
+  | { type: 'ps'; id: string }
   | { type: 'poweroff' };
+
+/** One of the Machine's processes as the guest lists them (`ps_result`). */
+export interface GuestProcess {
+  pid: number;
+  ppid: number;
+  uid: number;
+  rssKb: number;
+  cpuMs: number;
+  /** The command line, space-joined, or `[name]` when it has none. */
+  command: string;
+}
 
 /** What the guest can send. */
 export type GuestMessage =
   | { type: 'hello'; version: number }
   | { type: 'started'; pid: number }
-  | { type: 'exit'; code: number; signal: number; error?: string }
+  /** `oom`: the main process was SIGKILLed by the OOM killer at the Machine's memory limit. */
+  | { type: 'exit'; code: number; signal: number; oom: boolean; error?: string }
   | { type: 'fatal'; message: string }
   | { type: 'exec_result'; id: string; code: number; signal: number; timedOut: boolean; stdout: Buffer; stderr: Buffer }
   | { type: 'signal_result'; id: string }
   | { type: 'pong'; id: string }
+  /** The Machine's processes, the main process first (while it runs). */
+  | { type: 'ps_result'; id: string; processes: GuestProcess[] }
   | { type: 'error'; id: string; message: string }
   | { type: 'unknown'; verb: string };
 
@@ -101,6 +116,9 @@ export function encodeHostMessage(message: HostMessage): string {
     case 'ping':
       checkId('send ping to guest', message.id);
       return encodeLine('ping', [['id', message.id]]);
+    case 'ps':
+      checkId('send ps to guest', message.id);
+      return encodeLine('ps', [['id', message.id]]);
     case 'poweroff':
       return encodeLine('poweroff', []);
   }
@@ -138,6 +156,7 @@ export function decodeGuestMessage(line: string): GuestMessage {
         type: 'exit',
         code: int(tokens, 'code', line),
         signal: int(tokens, 'signal', line),
+        oom: text(tokens, 'oom') === '1',
         ...(error === undefined ? {} : { error: decodeValue(error) }),
       };
     }
@@ -157,11 +176,30 @@ export function decodeGuestMessage(line: string): GuestMessage {
       return { type: 'signal_result', id: text(tokens, 'id') };
     case 'pong':
       return { type: 'pong', id: text(tokens, 'id') };
+    case 'ps_result':
+      return { type: 'ps_result', id: text(tokens, 'id'), processes: decodeProcesses(tokens, line) };
     case 'error':
       return { type: 'error', id: text(tokens, 'id'), message: text(tokens, 'message') };
     default:
       return { type: 'unknown', verb };
   }
+}
+
+/** Each process in `ps_result` is the run of tokens from one `pid=` to the next. */
+function decodeProcesses(tokens: Token[], line: string): GuestProcess[] {
+  const groups: Token[][] = [];
+  for (const token of tokens) {
+    if (token.key === 'pid') groups.push([]);
+    groups.at(-1)?.push(token);
+  }
+  return groups.map((group) => ({
+    pid: int(group, 'pid', line),
+    ppid: int(group, 'ppid', line),
+    uid: int(group, 'uid', line),
+    rssKb: int(group, 'rss_kb', line),
+    cpuMs: int(group, 'cpu_ms', line),
+    command: text(group, 'cmd'),
+  }));
 }
 
 /**

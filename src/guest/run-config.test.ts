@@ -15,6 +15,8 @@ test('a run config renders one escaped key=value per line and reads back the sam
     search: ['internal'],
     privateIp: 'fdaa:0:1:a7b::2',
     mounts: [{ source: 'serial:vol_abc', fstype: 'ext4', path: '/data dir' }],
+    memoryMb: 256,
+    pidsMax: 100,
   });
   assert.doesNotMatch(text.replace(/\n/g, ''), /[ \t]/);
   assert.deepEqual(decodeRunConfigLines(text), [
@@ -31,6 +33,8 @@ test('a run config renders one escaped key=value per line and reads back the sam
     ['addr', '172.19.0.2/24'],
     ['addr', 'fdaa:0:1:a7b::2/64'],
     ['route', 'default\t172.19.0.1'],
+    ['memory_mb', '256'],
+    ['pids_max', '100'],
     ['nameserver', 'fdaa::3'],
     ['search', 'internal'],
     ['host', 'fdaa:0:1:a7b::2 fly-local-6pn web-1'],
@@ -49,6 +53,8 @@ test('bad run configs are refused naming the field', () => {
     [{ mounts: [{ source: '/dev/vdb', fstype: 'ext4', path: '/a\tb' }] }, /'mounts\[0\].path' must be text without tab/],
     [{ mounts: [{ source: 'vdb', fstype: 'ext4', path: '/a' }] }, /'mounts\[0\].source' must be \/dev\/NAME or serial:NAME/],
     [{ mounts: [{ source: '/dev/vdb', fstype: 'ext4', path: '/a/../etc' }] }, /without "\.\."/],
+    [{ memoryMb: 0 }, /'memoryMb' must be a positive integer: got 0/],
+    [{ pidsMax: 1.5 }, /'pidsMax' must be a positive integer: got 1.5/],
   ];
   for (const [bad, pattern] of cases) {
     assert.throws(() => encodeRunConfig({ ...base, ...bad }), (err: unknown) => isAloftError(err, 'INVALID_ARGUMENT') && pattern.test(err.message));

@@ -9,7 +9,8 @@
  * arg*, env* (`K=V`), addr* (`IP/PREFIX` on eth0), route* (`DEST<TAB>GATEWAY`, DEST may be
  * `default`), nameserver*, search*, host* (an /etc/hosts line), mount*
  * (`SOURCE<TAB>FSTYPE<TAB>PATH`; SOURCE is `/dev/vdX` or `serial:NAME` for the virtio-blk
- * disk with that `serial=`), mtu.
+ * disk with that `serial=`), mtu, memory_mb and pids_max (the Machine's limits, set on
+ * the guest cgroup its processes run in).
  */
 import { invalidField } from '../lib/errors.ts';
 import { writeCpio } from './cpio.ts';
@@ -57,6 +58,10 @@ export interface RunConfig {
   /** Extra /etc/hosts lines as [ip, names…]. */
   hosts?: Array<[string, ...string[]]>;
   mounts?: GuestMount[];
+  /** The Machine's memory limit: the guest cgroup's memory.max (the VM itself has a little more). */
+  memoryMb?: number;
+  /** The Machine's pids limit: the guest cgroup's pids.max. */
+  pidsMax?: number;
 }
 
 const ACTION = 'write guest run config';
@@ -115,6 +120,14 @@ export function encodeRunConfig(config: RunConfig): string {
   if (config.mtu !== undefined) {
     if (!Number.isInteger(config.mtu) || config.mtu < 576 || config.mtu > 65535) throw invalidField(ACTION, 'mtu', 'an integer from 576 to 65535', config.mtu);
     put('mtu', config.mtu);
+  }
+  if (config.memoryMb !== undefined) {
+    if (!Number.isInteger(config.memoryMb) || config.memoryMb < 1) throw invalidField(ACTION, 'memoryMb', 'a positive integer', config.memoryMb);
+    put('memory_mb', config.memoryMb);
+  }
+  if (config.pidsMax !== undefined) {
+    if (!Number.isInteger(config.pidsMax) || config.pidsMax < 1) throw invalidField(ACTION, 'pidsMax', 'a positive integer', config.pidsMax);
+    put('pids_max', config.pidsMax);
   }
   for (const ns of config.nameservers ?? []) {
     if (!/^[0-9a-fA-F.:]+$/.test(ns)) throw invalidField(ACTION, 'nameservers', 'IP addresses', ns);

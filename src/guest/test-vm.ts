@@ -47,7 +47,7 @@ export class TestVm {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(sock, resolve));
     const args = [
-      '-M', 'microvm,x-option-roms=off,rtc=off', '-accel', 'tcg', '-cpu', 'max', '-m', '256', '-smp', '1',
+      '-M', 'microvm,x-option-roms=off,rtc=on', '-accel', 'tcg', '-cpu', 'max', '-m', '256', '-smp', '1',
       '-nodefaults', '-no-user-config', '-nographic', '-serial', 'stdio', '-no-reboot',
       '-kernel', o.vmlinux, '-initrd', initrd,
       '-drive', `file=${o.rootImage},if=none,id=d0,format=raw`, '-device', 'virtio-blk-device,drive=d0,serial=root',

@@ -107,7 +107,27 @@ export function networkSuspendCases(
     await ctx.driver.remove(id);
   });
 
-  it('freezes instead of checkpointing a machine with an open or recent connection, and it stays alive', { timeout: 90_000, skip: options.checkpoints === true ? false : 'the driver does not checkpoint' }, async () => {
+  it('checkpoints a machine with an open connection too, and it serves after restore', { timeout: 90_000, skip: options.checkpoints === true && options.checkpointsConnections === true ? false : 'its checkpoints cannot hold connections' }, async () => {
+    const { spec, url } = await machine();
+    const id = spec.machineId;
+    await eventuallyInLog(spec.logPath, /^count 3$/);
+    const { hostname, port } = new URL(url);
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.on('error', () => undefined);
+    try {
+      await once(socket, 'connect');
+      assert.equal((await ctx.driver.suspend!(id)).how, 'checkpointed');
+      assert.equal(await ctx.driver.status(id), 'suspended');
+      await ctx.driver.restoreFromSuspend!(id);
+    } finally {
+      socket.destroy();
+    }
+    assert.equal(await eventuallyGet(url), 'hello from busybox\n', 'alive after the checkpoint');
+    await ctx.driver.stop(id, { signal: 'SIGKILL', timeoutMs: 10_000 });
+    await ctx.driver.remove(id);
+  });
+
+  it('freezes instead of checkpointing a machine with an open or recent connection, and it stays alive', { timeout: 90_000, skip: options.checkpoints === true && options.checkpointsConnections !== true ? false : 'the driver does not checkpoint, or its checkpoints hold connections' }, async () => {
     const { spec, url } = await machine();
     const id = spec.machineId;
     await eventuallyInLog(spec.logPath, /^count 3$/);

@@ -77,6 +77,11 @@ export interface ExitStatus {
   killed?: boolean;
   /** True when the kernel's OOM killer ended it (the memory limit was hit); absent otherwise. */
   oomKilled?: boolean;
+  /**
+   * Why it ended, where the process's own status does not say it: e.g. the microvm
+   * driver's VMM crashed or was killed. Absent for an ordinary exit.
+   */
+  reason?: string;
 }
 
 /** Everything a driver needs to run one Machine. Built by the agent. */

@@ -28,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,12 @@
 #define MAX_EXECS 16
 #define MAX_STREAM (1 << 20)
 #define MAX_LINE (16 << 20)
+/* The Machine's processes (main, its children, execs) live in this cgroup v2: its
+ * memory.max and pids.max are the Machine's limits, its memory.events tells an OOM kill. */
+#define CGROOT "/sys/fs/cgroup"
+#define CGROUP CGROOT "/machine"
+/* After `exit`, how long to wait for the host's `poweroff` (its acknowledgement). */
+#define EXIT_ACK_MS 30000
 
 extern char **environ;
 
@@ -170,6 +177,7 @@ static struct {
 	gid_t gid;
 	list_t args, env, addrs, routes, nameservers, search, hosts, mounts;
 	char *mtu;
+	unsigned long long memory_mb, pids_max;
 } cfg;
 
 static int read_config(const char *path) {
@@ -202,6 +210,8 @@ static int read_config(const char *path) {
 		else if (!strcmp(k, "host")) list_add(&cfg.hosts, v);
 		else if (!strcmp(k, "mount")) list_add(&cfg.mounts, v);
 		else if (!strcmp(k, "mtu")) cfg.mtu = v;
+		else if (!strcmp(k, "memory_mb")) cfg.memory_mb = strtoull(v, NULL, 10);
+		else if (!strcmp(k, "pids_max")) cfg.pids_max = strtoull(v, NULL, 10);
 	}
 	return cfg.args.n > 0 ? 0 : -2;
 }
@@ -253,6 +263,8 @@ static void open_port(void) {
 
 /* ---- processes ---- */
 
+static int cg_procs_fd = -1; /* CGROUP/cgroup.procs, open for the children to join */
+
 /* Runs argv inside ROOT as uid/gid, with env and cwd, stdout/stderr on the given fds.
  * Returns the pid; a failure before execve comes back through a close-on-exec pipe
  * into `err` (errmsg), and the child exits 127 (not found) or 126. */
@@ -272,9 +284,12 @@ static pid_t spawn_in_root(char **argv, char **envp, uid_t uid, gid_t gid, const
 		dup2(out_fd, 1);
 		dup2(err_fd, 2);
 		if (nul > 2) close(nul);
-		const char *stage = "chroot";
+		const char *stage = "join the machine's cgroup";
 		gid_t gs[64];
 		int ng = parse_groups(groups, gs, 64);
+		/* "0" moves the writer: the child is limited before it runs anything of the image. */
+		if (cg_procs_fd >= 0 && write(cg_procs_fd, "0", 1) != 1) goto fail;
+		stage = "chroot";
 		if (chroot(ROOT) < 0) goto fail;
 		stage = "chdir to workdir";
 		if (chdir(cwd && *cwd ? cwd : "/") < 0) goto fail;
@@ -321,6 +336,69 @@ static int run_busybox(const char *const *argv) {
 }
 
 /* ---- setup steps ---- */
+
+/* The console is a tty whose ONLCR turns every \n the process writes into \r\n; the
+ * host's log wants the process's bytes as written, so output processing goes off. */
+static void setup_console(void) {
+	struct termios t;
+	if (tcgetattr(2, &t) < 0) return;
+	t.c_oflag &= ~(tcflag_t)ONLCR;
+	if (tcsetattr(2, TCSANOW, &t) < 0) logf_("console: %s", strerror(errno));
+}
+
+static int write_cg(const char *file, const char *value) {
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", CGROUP, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t n = write(fd, value, strlen(value));
+	close(fd);
+	return n == (ssize_t)strlen(value) ? 0 : -1;
+}
+
+/* Mounts cgroup2 and makes the Machine's cgroup with its limits. The VM has a little more
+ * RAM than the limit (the kernel and this init need some, see microvm-driver.ts), so the
+ * cgroup is what holds the process to exactly memory_mb. */
+static int setup_cgroup(char *why, size_t whylen) {
+	if (mount("cgroup2", CGROOT, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 && errno != EBUSY) {
+		snprintf(why, whylen, "mount cgroup2 on %s: %s", CGROOT, strerror(errno));
+		return -1;
+	}
+	int fd = open(CGROOT "/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "+memory +pids", 13) != 13) {
+		snprintf(why, whylen, "enable the memory and pids controllers: %s", strerror(errno));
+		if (fd >= 0) close(fd);
+		return -1;
+	}
+	close(fd);
+	if (mkdir(CGROUP, 0755) < 0 && errno != EEXIST) { snprintf(why, whylen, "mkdir %s: %s", CGROUP, strerror(errno)); return -1; }
+	char v[32];
+	if (cfg.memory_mb > 0) {
+		snprintf(v, sizeof v, "%llu", cfg.memory_mb * 1024 * 1024);
+		/* No swap in the guest, but say so: the limit is RAM alone. */
+		if (write_cg("memory.max", v) < 0) { snprintf(why, whylen, "memory.max %s: %s", v, strerror(errno)); return -1; }
+		write_cg("memory.swap.max", "0");
+	}
+	if (cfg.pids_max > 0) {
+		snprintf(v, sizeof v, "%llu", cfg.pids_max);
+		if (write_cg("pids.max", v) < 0) { snprintf(why, whylen, "pids.max %s: %s", v, strerror(errno)); return -1; }
+	}
+	cg_procs_fd = open(CGROUP "/cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (cg_procs_fd < 0) { snprintf(why, whylen, "open %s/cgroup.procs: %s", CGROUP, strerror(errno)); return -1; }
+	return 0;
+}
+
+/* How many times the OOM killer has killed in the Machine's cgroup. */
+static long long oom_kills(void) {
+	char text[512] = "";
+	int fd = open(CGROUP "/memory.events", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return 0;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = 0;
+	char *p = strstr(text, "oom_kill ");
+	return p ? strtoll(p + 9, NULL, 10) : 0;
+}
 
 /* Everything from here to setup_volumes runs in a child already chrooted into the image
  * (setup_image_root), so paths, symlinks included, resolve as the image means them. */
@@ -589,7 +667,79 @@ static void start_exec(char **keys, char **vals, int n) {
 
 static pid_t main_pid = -1;
 static int main_done, poweroff_acked;
-static long long shutdown_at, flushed_at;
+static long long shutdown_at;
+
+/* ---- ps ---- */
+
+static ssize_t read_small(const char *path, char *out, size_t len) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t n = read(fd, out, len - 1);
+	close(fd);
+	out[n > 0 ? n : 0] = 0;
+	return n;
+}
+
+/* Appends one process as `pid= ppid= uid= rss_kb= cpu_ms= cmd=`; 0 if it is gone. */
+static int put_process(buf_t *m, pid_t pid) {
+	char path[64], stat[1024], status[4096], cmd[4096];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	if (read_small(path, stat, sizeof stat) <= 0) return 0;
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
+	if (read_small(path, status, sizeof status) <= 0) return 0;
+	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+	ssize_t n = read_small(path, cmd, sizeof cmd);
+	for (ssize_t i = 0; i < n; i++)
+		if (!cmd[i]) cmd[i] = ' ';
+	while (n > 0 && cmd[n - 1] == ' ') cmd[--n] = 0;
+	/* The fields after "(comm) ": state ppid ... utime(14th) stime(15th) in stat(5). */
+	char *open_p = strchr(stat, '('), *close_p = strrchr(stat, ')');
+	if (!open_p || !close_p) return 0;
+	if (n <= 0) snprintf(cmd, sizeof cmd, "[%.*s]", (int)(close_p - open_p - 1), open_p + 1);
+	char state;
+	long long ppid = 0, utime = 0, stime = 0;
+	sscanf(close_p + 2, "%c %lld %*s %*s %*s %*s %*s %*s %*s %*s %*s %lld %lld", &state, &ppid, &utime, &stime);
+	char *uid = strstr(status, "\nUid:"), *rss = strstr(status, "\nVmRSS:");
+	put_int(m, "pid", pid);
+	put_int(m, "ppid", ppid);
+	put_int(m, "uid", uid ? strtoll(uid + 5, NULL, 10) : 0);
+	put_int(m, "rss_kb", rss ? strtoll(rss + 8, NULL, 10) : 0);
+	put_int(m, "cpu_ms", (utime + stime) * 1000 / sysconf(_SC_CLK_TCK));
+	put_str(m, "cmd", cmd);
+	return 1;
+}
+
+/* The Machine's processes: those in its cgroup (never this init, kernel threads or the
+ * init's own helpers), the main process first, then by pid. */
+static void send_ps(const char *id) {
+	buf_t m = {0};
+	buf_str(&m, "ps_result");
+	put_str(&m, "id", id);
+	if (main_pid > 0 && !main_done) put_process(&m, main_pid);
+	int fd = open(CGROUP "/cgroup.procs", O_RDONLY | O_CLOEXEC);
+	buf_t pids = {0};
+	char chunk[4096];
+	ssize_t n;
+	while (fd >= 0 && (n = read(fd, chunk, sizeof chunk)) > 0) buf_add(&pids, chunk, (size_t)n);
+	if (fd >= 0) close(fd);
+	/* cgroup.procs is not sorted: a few hundred pids at most (pids.max), so select in order. */
+	for (long last = 0;;) {
+		long next = -1;
+		for (char *p = pids.p; p && *p;) {
+			char *end;
+			long v = strtol(p, &end, 10);
+			if (end == p) break;
+			if (v > last && v != main_pid && (next < 0 || v < next)) next = v;
+			p = end;
+			while (*p == '\n') p++;
+		}
+		if (next < 0) break;
+		put_process(&m, (pid_t)next);
+		last = next;
+	}
+	free(pids.p);
+	send_line(&m);
+}
 
 static void handle_line(char *line) {
 	char *keys[4096], *vals[4096];
@@ -612,6 +762,7 @@ static void handle_line(char *line) {
 	if (!strcmp(verb, "exec")) start_exec(keys, vals, n);
 	else if (!strcmp(verb, "ping")) { buf_str(&m, "pong"); put_str(&m, "id", id); send_line(&m); }
 	else if (!strcmp(verb, "poweroff")) poweroff_acked = 1;
+	else if (!strcmp(verb, "ps")) send_ps(id);
 	else if (!strcmp(verb, "signal")) {
 		int sig = 0;
 		for (int i = 0; i < n; i++)
@@ -663,10 +814,15 @@ static void on_main_exit(int status, const char *error) {
 	buf_str(&m, "exit");
 	put_int(&m, "code", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	put_int(&m, "signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	/* Killed for the memory limit: SIGKILL while the cgroup counted an OOM kill. */
+	put_int(&m, "oom", WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && oom_kills() > 0);
 	if (error && *error) put_str(&m, "error", error);
 	send_line(&m);
 	main_done = 1;
-	shutdown_at = now_ms() + 10000; /* at most 10 s for a host to connect and read it */
+	/* Wait for the host's acknowledgement (`poweroff`), bounded: a host that connects late
+	 * (an agent restarting) still reads it, and a host that never comes does not keep the
+	 * VM forever. */
+	shutdown_at = now_ms() + EXIT_ACK_MS;
 }
 
 static void fatal(const char *message) {
@@ -676,7 +832,7 @@ static void fatal(const char *message) {
 	put_str(&m, "message", message);
 	send_line(&m);
 	main_done = 1;
-	shutdown_at = now_ms() + 10000;
+	shutdown_at = now_ms() + EXIT_ACK_MS;
 }
 
 static void reap(void) {
@@ -700,6 +856,7 @@ int main(int argc, char **argv) {
 	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 
+	setup_console();
 	open_port();
 	buf_t m = {0};
 	buf_str(&m, "hello");
@@ -714,7 +871,8 @@ int main(int argc, char **argv) {
 	} else {
 		if (cfg.hostname && sethostname(cfg.hostname, strlen(cfg.hostname)) < 0) logf_("sethostname: %s", strerror(errno));
 		if (setup_network() != 0) logf_("network setup was incomplete (see above)");
-		if (setup_image_root(why, sizeof why) < 0) fatal(why);
+		if (setup_cgroup(why, sizeof why) < 0) fatal(why);
+		else if (setup_image_root(why, sizeof why) < 0) fatal(why);
 	}
 	if (!main_done) {
 		list_t env = {0};
@@ -747,11 +905,8 @@ int main(int argc, char **argv) {
 
 	for (;;) {
 		long long now = now_ms();
-		if (main_done) {
-			if (out_q.len == 0 && !flushed_at) flushed_at = now;
-			/* The host has the exit when it says poweroff; give it 2 s to say so. */
-			if (poweroff_acked || now >= shutdown_at || (flushed_at && now >= flushed_at + 2000) || port_fd < 0) power_off();
-		}
+		/* The host has the exit when it says poweroff. */
+		if (main_done && (poweroff_acked || now >= shutdown_at || port_fd < 0)) power_off();
 		struct pollfd fds[2 + 2 * MAX_EXECS];
 		exec_t *owner[2 + 2 * MAX_EXECS];
 		int nf = 0, timeout = -1;
@@ -773,7 +928,7 @@ int main(int argc, char **argv) {
 			}
 		}
 		if (main_done) {
-			long long left = (flushed_at ? flushed_at + 2000 : shutdown_at) - now;
+			long long left = shutdown_at - now;
 			if (left < 1) left = 1;
 			if (timeout < 0 || left < timeout) timeout = (int)left;
 		}

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { execCommand } from '../../lib/command.ts';
 import { AloftError } from '../../lib/errors.ts';
 import { GUEST_KERNEL_APPEND } from '../../guest/kernel-cmdline.ts';
-import { buildCpio } from './newc-cpio.ts';
+import { busyboxInitramfs } from './busybox-initramfs.ts';
 import { QEMU_BINARY, qemuArgs } from './qemu-command.ts';
 import type { Accel } from './vmm.ts';
 
@@ -73,17 +73,7 @@ export async function probeBoot(qemu: string, kernel: string, busybox: string, a
   const dir = await mkdtemp(join(tmpdir(), 'aloft-accel-'));
   try {
     const initrd = join(dir, 'probe.cpio');
-    await writeFile(
-      initrd,
-      buildCpio([
-        { type: 'dir', name: 'bin' },
-        { type: 'dir', name: 'dev' },
-        { type: 'dir', name: 'proc' },
-        { type: 'char', name: 'dev/console', major: 5, minor: 1, mode: 0o600 },
-        { type: 'file', name: 'bin/busybox', data: await readFile(busybox), mode: 0o755 },
-        { type: 'file', name: 'init', data: Buffer.from(PROBE_INIT), mode: 0o755 },
-      ]),
-    );
+    await writeFile(initrd, await busyboxInitramfs(PROBE_INIT, busybox));
     const consoleLog = join(dir, 'console.log');
     const args = qemuArgs({
       kernel,

@@ -1,5 +1,5 @@
 /** runtime/microvm: the `microvm` driver (QEMU `-M microvm`) and its parts. */
-export { MicrovmDriver, type MicrovmDriverOptions } from './microvm-driver.ts';
+export { GUEST_MEMORY_OVERHEAD_MB, MicrovmDriver, type MicrovmDriverOptions } from './microvm-driver.ts';
 export type { Accel, Vmm, VmDisk, VmExit, VmHandle, VmSpec } from './vmm.ts';
 export { QemuVmm, type QemuVmmOptions } from './qemu-vmm.ts';
 export { qemuArgs, QEMU_BINARY } from './qemu-command.ts';

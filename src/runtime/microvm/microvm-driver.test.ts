@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,7 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { LinuxHostNetwork, machineIpv6 } from '../../net/index.ts';
 import { busyboxSpecFixture, runDriverContract, type SpecFixture } from '../contract.ts';
 import { QEMU_BINARY } from './qemu-command.ts';
-import { GUEST_MEMORY_OVERHEAD_MB, MicrovmDriver } from './microvm-driver.ts';
+import { dropChannelsForTest, GUEST_MEMORY_OVERHEAD_MB, MicrovmDriver } from './microvm-driver.ts';
 import { TEST_GUEST_CACHE, testGuestKernel } from './test-kernel.ts';
 import type { VmSpec } from './vmm.ts';
 
@@ -39,8 +39,9 @@ runDriverContract(
   {
     skip,
     checkpoints: true,
-    // The serial console is a tty: until the guest turns ONLCR off, lines end in \r\n.
-    logLine: (line) => line.replace(/\r$/, ''),
+    checkpointsConnections: true,
+    leftovers: (spec) => microvmLeftovers(spec.machineId),
+    processes: (spec) => qemuProcesses(spec.machineId),
     report: (figures) => console.log(`microvm contract figures: ${JSON.stringify(figures)}`),
   },
 );
@@ -94,6 +95,82 @@ describe('microvm suspend to disk and restore (real, tcg)', { skip }, () => {
     assert.equal((await driver.stop(id, { signal: 'SIGKILL', timeoutMs: 10_000 })).signal, 'SIGKILL');
   });
 });
+
+describe('microvm exits without a connected host, and crashes (real, tcg)', { skip }, () => {
+  const driver = new MicrovmDriver({ stateRoot, cacheDir: TEST_GUEST_CACHE, accel: 'tcg' });
+  const ids: string[] = [];
+  let fixture: SpecFixture;
+
+  after(async () => {
+    for (const id of ids) await driver.remove(id).catch(() => undefined);
+    await fixture?.cleanup();
+  });
+
+  it('keeps the exit report for a host that connects after the process ended (an agent restarted)', { timeout: 120_000 }, async () => {
+    fixture ??= await busyboxSpecFixture(async () => null);
+    const id = `l${randomBytes(6).toString('hex')}`;
+    ids.push(id);
+    // The process waits for a file the test writes, so it ends only once no host is connected.
+    const spec = await fixture.spec({ machineId: id, args: ['sh', '-c', 'echo ready; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo bye; exit 5'] });
+    // Another process starts the Machine and exits: its channel closes with it, as an agent's would.
+    const starter = `import { MicrovmDriver } from ${JSON.stringify(new URL('./microvm-driver.ts', import.meta.url).href)};
+      await new MicrovmDriver({ stateRoot: ${JSON.stringify(stateRoot)}, cacheDir: ${JSON.stringify(TEST_GUEST_CACHE)}, accel: 'tcg' }).start(JSON.parse(process.argv[1]));
+      process.exit(0); // the channel it holds would keep it alive, as it keeps an agent connected`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', starter, JSON.stringify(spec)], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(child.status, 0, child.stderr);
+    await waitUntil(async () => (await readFile(spec.logPath, 'utf8').catch(() => '')).includes('ready'));
+    // With no host connected, make the process end: exec reaches the guest over a fresh
+    // connection, which is then dropped by hand below before the exit happens.
+    const late = new MicrovmDriver({ stateRoot, cacheDir: TEST_GUEST_CACHE, accel: 'tcg' });
+    await late.exec(id, { args: ['sh', '-c', '(sleep 2; touch /tmp/go) >/dev/null 2>&1 &'], timeoutMs: 10_000 });
+    await dropChannelsForTest();
+    await waitUntil(async () => (await readFile(spec.logPath, 'utf8').catch(() => '')).includes('bye'));
+    assert.equal(await readFile(join(stateRoot, id, 'exit.json'), 'utf8').catch(() => null), null, 'no host recorded the exit yet');
+    // Nobody was connected when it ended; the guest waits for an acknowledgement, so a host that comes now still reads it.
+    assert.deepEqual(await late.wait(id), { exitCode: 5, signal: null });
+    assert.equal(await late.status(id), 'stopped');
+    await late.remove(id);
+    assert.deepEqual(await microvmLeftovers(id), []);
+  });
+
+  it('reports a VMM killed by hand (a crash) as an exit with the reason, and cleans up after it', { timeout: 120_000 }, async () => {
+    fixture ??= await busyboxSpecFixture(async () => null);
+    const id = `k${randomBytes(6).toString('hex')}`;
+    ids.push(id);
+    const spec = await fixture.spec({ machineId: id, args: ['sh', '-c', 'echo ready; exec sleep 600'] });
+    await driver.start(spec);
+    const handle = JSON.parse(await readFile(join(stateRoot, id, 'vm', 'vm.json'), 'utf8')) as { pid: number };
+    process.kill(handle.pid, 'SIGKILL');
+    const exit = await driver.wait(id);
+    assert.equal(exit.exitCode, null);
+    assert.equal(exit.signal, 'SIGKILL');
+    assert.match(exit.reason ?? '', /QEMU process was killed by SIGKILL/);
+    assert.equal(await driver.status(id), 'stopped');
+    assert.deepEqual(await new MicrovmDriver({ stateRoot, cacheDir: TEST_GUEST_CACHE }).wait(id), exit, 'any instance reads the same exit');
+    await driver.remove(id);
+    assert.equal(await driver.status(id), 'absent');
+    assert.deepEqual(await microvmLeftovers(id), []);
+  });
+});
+
+/** Host processes (QEMU, its supervisor) whose command line names machine `id`'s state dir. */
+async function qemuProcesses(id: string): Promise<string[]> {
+  const dir = join(stateRoot, id);
+  const found: string[] = [];
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').some((arg) => arg.includes(`${dir}/`))) found.push(`process ${pid}: ${cmdline.split('\0').slice(0, 3).join(' ')}`);
+  }
+  return found;
+}
+
+/** What of machine `id` is on the host: its processes and its state dir (disk, sockets, records). */
+async function microvmLeftovers(id: string): Promise<string[]> {
+  const dir = join(stateRoot, id);
+  const files = await readdir(dir).then((names) => names.map((n) => `file ${join(dir, n)}`), () => []);
+  return [...(await qemuProcesses(id)), ...files];
+}
 
 /** GETs `url` until it answers 200 (the guest may still be booting); returns the body. */
 async function eventuallyGet(url: string, timeoutMs: number): Promise<string> {

@@ -37,11 +37,30 @@ export interface MicrovmDriverOptions {
 }
 
 /**
- * RAM the guest kernel and init take for themselves, given on top of the Machine's
- * memory limit: measured, a 96 MB guest has 62 MB MemTotal and 25 MB available, and a
- * 64 MB guest does not boot. With this on top, the process gets about its limit.
+ * RAM the guest kernel and init take for themselves, given to QEMU on top of the
+ * Machine's memory limit: measured, a 96 MB guest has 62 MB MemTotal and 25 MB
+ * available, and a 64 MB guest does not boot. The limit itself is enforced exactly, and
+ * only on the Machine's processes: aloft-init runs them in a guest cgroup whose
+ * memory.max is `limits.memoryMb` (an OOM kill there is reported as such), so the VM's
+ * RAM is `memoryMb + GUEST_MEMORY_OVERHEAD_MB` while the process gets `memoryMb`, as
+ * under the oci driver's cgroup.
  */
 export const GUEST_MEMORY_OVERHEAD_MB = 64;
+
+/**
+ * The guest channels of this process, by channel socket: QEMU serves one client per
+ * chardev socket at a time, so every driver instance in a process shares one connection
+ * (a second would wait, unserved, until the first closed). Whoever holds it records the
+ * guest's exit report.
+ */
+const CHANNELS = new Map<string, Promise<GuestChannel>>();
+
+/** Closes every guest channel of this process, as an agent's exit would: for tests of a host that is away. */
+export async function dropChannelsForTest(): Promise<void> {
+  const all = [...CHANNELS.values()];
+  CHANNELS.clear();
+  for (const channel of all) (await channel.catch(() => null))?.close();
+}
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const POLL_MS = 25;
@@ -68,7 +87,6 @@ export class MicrovmDriver implements Driver {
   readonly #options: MicrovmDriverOptions;
   readonly #vmm: Vmm;
   readonly #log: Logger;
-  readonly #channels = new Map<string, Promise<GuestChannel>>();
   #accel: Promise<Accel> | undefined;
 
   constructor(options: MicrovmDriverOptions) {
@@ -105,6 +123,8 @@ export class MicrovmDriver implements Driver {
       gid: spec.process.gid,
       groups: spec.process.additionalGids,
       workdir: spec.process.cwd,
+      memoryMb: spec.limits.memoryMb,
+      ...(spec.limits.pids === undefined ? {} : { pidsMax: spec.limits.pids }),
       ...(net === null ? {} : { addresses: net.addresses, routes: net.routes }),
     };
     const initrd = join(record.dir, 'initrd');
@@ -174,10 +194,12 @@ export class MicrovmDriver implements Driver {
     const status = await this.status(id);
     if (status === 'paused') await this.resume(id);
     else if (status === 'suspended') {
-      // Nothing runs: dropping the saved memory is the kill.
-      await writeJson(this.#record(id).exitFile, { exitCode: null, signal: 'SIGKILL' } satisfies ExitStatus);
+      // Nothing runs and nothing gets a signal: the saved memory is dropped, and the
+      // process ended without a status of its own (as runsc reports a dropped checkpoint).
+      const ended: ExitStatus = { exitCode: null, signal: null };
+      await writeJson(this.#record(id).exitFile, ended);
       await rm(this.#record(id).snapshotDir, { recursive: true, force: true });
-      return { exitCode: null, signal: 'SIGKILL', killed: true };
+      return ended;
     } else if (status !== 'running') return (await readExit(this.#record(id))) ?? { exitCode: null, signal: null };
     if (options.signal !== 'SIGKILL') {
       await this.signal(id, options.signal).catch(() => undefined);
@@ -199,6 +221,9 @@ export class MicrovmDriver implements Driver {
     const handle = await this.#vmm.adopt(record.vmDir).catch(() => null);
     if (handle !== null && (await this.#vmm.isAlive(handle))) {
       if ((await readExit(record)) !== null) return 'stopped';
+      // Stay connected to every VM we know runs (e.g. after an agent restart), so its
+      // exit report is read and recorded whoever asks for it later.
+      void this.#channel(id, handle).catch(() => undefined);
       const state = await this.#vmm.state(handle);
       return state === 'exited' ? 'stopped' : state;
     }
@@ -264,15 +289,19 @@ export class MicrovmDriver implements Driver {
     return { stdout: reply.stdout.toString('utf8'), stderr: reply.stderr.toString('utf8'), exitCode: reply.signal > 0 ? 128 + reply.signal : reply.code };
   }
 
+  /**
+   * The Machine's processes as the guest init lists them from its /proc (the image needs
+   * no `ps`): those in the Machine's guest cgroup, the main process first. PID 1 of the
+   * VM is aloft-init, which is not one of the Machine's processes and is not listed, so
+   * the main process has the pid the guest gave it, not 1.
+   */
   async ps(machineId: string): Promise<ProcessInfo[]> {
-    // The guest has no ps verb yet: ask the image's own ps (busybox or procps), as root.
-    const result = await this.exec(machineId, { args: ['ps', '-o', 'pid,args'], timeoutMs: 10_000 });
-    return result.stdout
-      .split('\n')
-      .slice(1)
-      .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ pid: Number(m[1]), command: m[2]!.trim() }));
+    const id = checkId(machineId);
+    const channel = await this.#liveChannel(id);
+    const reply = await channel.request((rid) => ({ type: 'ps', id: rid }), 10_000);
+    if (reply.type === 'error') throw new AloftError('RUNTIME_FAILED', `Cannot list processes of machine ${id}: ${reply.message}`);
+    if (reply.type !== 'ps_result') throw new AloftError('RUNTIME_FAILED', `Cannot list processes of machine ${id}: the guest answered ${reply.type}`);
+    return reply.processes.map((p) => ({ pid: p.pid, command: p.command, cpuTimeMs: p.cpuMs, rssBytes: p.rssKb * 1024 }));
   }
 
   async remove(machineId: string): Promise<void> {
@@ -318,32 +347,42 @@ export class MicrovmDriver implements Driver {
     return this.#channel(id, await this.#handle(id));
   }
 
-  /** The channel of a VM, connected once per driver instance; records the guest's exit report. */
+  /** The channel of a VM, one per process (CHANNELS); records the guest's exit report, then acknowledges it. */
   #channel(id: string, handle: VmHandle): Promise<GuestChannel> {
-    let channel = this.#channels.get(id);
+    const key = handle.channelSocket!;
+    let channel = CHANNELS.get(key);
     if (channel === undefined) {
-      channel = GuestChannel.connect(handle.channelSocket!, 10_000).then((ch) => {
-        const record = this.#record(id);
+      const record = this.#record(id);
+      const log = this.#log;
+      channel = GuestChannel.connect(key, 10_000).then((ch) => {
         ch.on('message', (m: GuestMessage) => {
           if (m.type !== 'exit') return;
           const status: ExitStatus = m.signal > 0 ? exitStatusFromCode(128 + m.signal) : { exitCode: m.code, signal: null };
-          // Recorded before the guest may power off, so every instance reads the same exit.
-          void writeJson(record.exitFile, status).then(() => ch.send({ type: 'poweroff' }));
+          if (m.oom && status.signal === 'SIGKILL') status.oomKilled = true;
+          // Recorded before the guest may power off (it waits for this poweroff, bounded),
+          // so every instance reads the same exit.
+          void writeJson(record.exitFile, status).then(
+            () => ch.send({ type: 'poweroff' }),
+            (err: unknown) => log.error({ machineId: id, err }, 'cannot record the guest exit report'),
+          );
         });
         ch.on('close', () => {
-          if (this.#channels.get(id) === channel) this.#channels.delete(id);
+          if (CHANNELS.get(key) === channel) CHANNELS.delete(key);
         });
         return ch;
       });
-      channel.catch(() => this.#channels.delete(id));
-      this.#channels.set(id, channel);
+      channel.catch(() => {
+        if (CHANNELS.get(key) === channel) CHANNELS.delete(key);
+      });
+      CHANNELS.set(key, channel);
     }
     return channel;
   }
 
   async #dropChannel(id: string): Promise<void> {
-    const channel = this.#channels.get(id);
-    this.#channels.delete(id);
+    const key = join(this.#record(id).dir, 'ch.sock');
+    const channel = CHANNELS.get(key);
+    CHANNELS.delete(key);
     (await channel?.catch(() => null))?.close();
   }
 
@@ -373,9 +412,18 @@ export class MicrovmDriver implements Driver {
       } else if ((await readSnapshot(record.snapshotDir)) === null) {
         const late = await readExit(record);
         if (late !== null) return late;
-        // QEMU ended without the guest's report (a crash, or killed by hand).
+        // QEMU ended without the guest's report (a crash, killed by hand, or the guest
+        // powered off with no host reading its report): the process is gone with it.
         const vm = await this.#vmm.wait(handle);
-        return vm.signal !== null ? { exitCode: null, signal: vm.signal } : { exitCode: null, signal: null };
+        const reason = vm.signal !== null
+          ? `the VM's QEMU process was killed by ${vm.signal} (a crash, or killed outside aloft)`
+          : vm.exitCode === 0
+            ? 'the VM powered off without reporting its process exit (no host read the report in time)'
+            : `the VM's QEMU process exited with code ${vm.exitCode} (a VMM failure; see qemu.log)`;
+        const status: ExitStatus = { exitCode: null, signal: vm.signal ?? null, reason };
+        await writeJson(record.exitFile, status).catch(() => undefined);
+        this.#log.warn({ machineId: id, reason }, 'machine VM ended without an exit report');
+        return status;
       }
       await delay(POLL_MS * 2, undefined, abort === undefined ? undefined : { signal: abort });
     }

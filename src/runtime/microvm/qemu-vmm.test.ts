@@ -1,49 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { isAloftError } from '../../lib/errors.ts';
-import { GUEST_KERNEL_APPEND } from '../../guest/kernel-cmdline.ts';
-import { QEMU_BINARY } from './qemu-command.ts';
 import { QemuVmm, vmFiles } from './qemu-vmm.ts';
-import { testGuestKernel } from './test-kernel.ts';
-import { readTicks, waitForTick, writeCounterInitramfs } from './test-guest.ts';
-import type { VmHandle, VmSpec } from './vmm.ts';
+import { counterGuest, readTicks, waitForTick } from './test-guest.ts';
 
-const hasQemu = spawnSync(QEMU_BINARY, ['--version']).status === 0;
-const guest = hasQemu ? await testGuestKernel() : { kernel: null, skip: `${QEMU_BINARY} is not installed` };
-const skip = guest.skip;
-
-let dir: string;
-let spec: VmSpec;
-const handles: VmHandle[] = [];
-const vmm = new QemuVmm();
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'aloft-vmm-'));
-  if (guest.kernel === null) return;
-  await writeCounterInitramfs(join(dir, 'counter.cpio'));
-  await writeFile(join(dir, 'disk.img'), Buffer.alloc(1 << 20));
-  spec = {
-    kernel: guest.kernel.vmlinux,
-    initrd: join(dir, 'counter.cpio'),
-    cmdline: GUEST_KERNEL_APPEND,
-    disks: [{ path: join(dir, 'disk.img') }],
-    consoleLog: join(dir, 'console.log'),
-    controlSocket: join(dir, 'qmp.sock'),
-    channel: { socketPath: join(dir, 'channel.sock'), name: 'aloft0' },
-    memoryMb: 128,
-    cpus: 1,
-    accel: 'tcg',
-  };
-});
-
-after(async () => {
-  for (const handle of handles) await vmm.kill(handle).catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
-});
+const { skip, hasQemu, dir, spec, vmm, handles } = await counterGuest({ prefix: 'aloft-vmm-', memoryMb: 128, diskBytes: 1 << 20, channel: true });
 
 test('boots, pauses, resumes, is adopted by a new instance, quits', { skip }, async () => {
   const started = Date.now();

@@ -1,50 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { isAloftError } from '../../lib/errors.ts';
-import { GUEST_KERNEL_APPEND } from '../../guest/kernel-cmdline.ts';
-import { QEMU_BINARY } from './qemu-command.ts';
-import { QemuVmm } from './qemu-vmm.ts';
 import { readSnapshot, resumeVm, suspendVm } from './snapshot.ts';
-import { testGuestKernel } from './test-kernel.ts';
-import { readTicks, waitForTick, writeCounterInitramfs } from './test-guest.ts';
-import type { VmHandle, VmSpec } from './vmm.ts';
+import { counterGuest, readTicks, waitForTick } from './test-guest.ts';
+import type { VmSpec } from './vmm.ts';
 
-const hasZstd = spawnSync('zstd', ['--version']).status === 0;
-const hasQemu = spawnSync(QEMU_BINARY, ['--version']).status === 0;
-const guest = !hasQemu ? { kernel: null, skip: `${QEMU_BINARY} is not installed` } : !hasZstd ? { kernel: null, skip: 'zstd is not installed' } : await testGuestKernel();
-const skip = guest.skip;
-
-let dir: string;
-let spec: VmSpec;
-const handles: VmHandle[] = [];
-const vmm = new QemuVmm();
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'aloft-snap-'));
-  if (guest.kernel === null) return;
-  await writeCounterInitramfs(join(dir, 'counter.cpio'));
-  await writeFile(join(dir, 'rootfs.img'), Buffer.alloc(4 << 20, 1));
-  spec = {
-    kernel: guest.kernel.vmlinux,
-    initrd: join(dir, 'counter.cpio'),
-    cmdline: GUEST_KERNEL_APPEND,
-    disks: [{ path: join(dir, 'rootfs.img') }],
-    consoleLog: join(dir, 'console.log'),
-    controlSocket: join(dir, 'qmp.sock'),
-    memoryMb: 256,
-    cpus: 1,
-    accel: 'tcg',
-  };
-});
-
-after(async () => {
-  for (const handle of handles) await vmm.kill(handle).catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
-});
+// The snapshot compares the disk as saved, so it is not all zeros.
+const { skip, hasQemu, dir, spec, vmm, handles } = await counterGuest({ prefix: 'aloft-snap-', memoryMb: 256, diskBytes: 4 << 20, diskFill: 1, tools: ['zstd'] });
 
 test('suspend then resume keeps the guest memory and the disk as saved', { skip }, async () => {
   const bootStart = Date.now();
