@@ -10,4 +10,10 @@ export interface AgentImages {
   prepareRootfs(imageRoot: string, machineDir: string): Promise<string>;
   /** Undoes prepareRootfs. Idempotent. */
   releaseRootfs(machineDir: string): Promise<void>;
+  /**
+   * The image's root as a read-only ext4 image, built once per digest (for microVM
+   * Machines, which boot a copy of it). Without it, the microvm driver builds a disk
+   * from the Machine's root at every start.
+   */
+  ext4Image?(digest: string): Promise<string>;
 }

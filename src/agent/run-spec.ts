@@ -72,6 +72,8 @@ export function buildRunSpec(options: {
   netnsPath: string | null;
   /** The Machine's volumes, loop-mounted on the host (MachineVolumes.attach). */
   mounts?: VolumeMount[];
+  /** The image's cached ext4 root (AgentImages.ext4Image), for drivers that boot a disk. */
+  rootDisk?: string;
 }): RunSpec {
   const { machine, image } = options;
   const guest = machine.config.guest ?? {};
@@ -79,6 +81,7 @@ export function buildRunSpec(options: {
     machineId: machine.id,
     ...(guest.driver ? { driver: guest.driver } : {}),
     rootfs: options.rootfs,
+    ...(options.rootDisk ? { rootDisk: options.rootDisk } : {}),
     workDir: join(options.machineDir, 'run'),
     hostname: machine.id,
     process: {

@@ -94,6 +94,12 @@ export interface RunSpec {
   driver?: string;
   /** Absolute path to this machine's own writable root filesystem (no symlinks). */
   rootfs: string;
+  /**
+   * The image's root as a read-only ext4 image shared by every Machine of the image
+   * (ImageStore.ext4Image). A driver that boots a disk copies it rather than building
+   * one from `rootfs`, and never writes to it.
+   */
+  rootDisk?: string;
   /** Per-machine scratch dir the driver may use (bundle, logs, sockets). */
   workDir: string;
   hostname: string;

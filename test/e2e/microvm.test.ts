@@ -79,6 +79,8 @@ describe('microvm: aloft machine run --driver microvm → proxy → suspend → 
     assert.equal(machine.state, 'started', JSON.stringify(machine.events));
     assert.equal((machine.config as { guest?: { driver?: string } }).guest?.driver, 'microvm');
     assert.equal(qemus().length, 1, 'one QEMU runs the Machine');
+    const cached = readdirSync(join(harness!.dataDir, 'images', 'ext4'));
+    assert.deepEqual(cached, [`${machine.image_ref.digest.slice('sha256:'.length)}.ext4`], "the image's disk is built once per digest and copied per Machine");
   });
 
   test('the proxy serves the page from inside the VM, with its environment', async () => {

@@ -5,10 +5,12 @@ import { tail } from '../../lib/command.ts';
 import { AloftError, invalidField } from '../../lib/errors.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import { buildExt4Image } from '../../image/ext4-image.ts';
+import { prepareExt4Disk } from '../../image/ext4-disk.ts';
+import { writeFilesIntoExt4 } from '../../image/ext4-files.ts';
 import { buildGuestInit } from '../../guest/init-binary.ts';
 import { buildInitramfs, writeMachineInitrd } from '../../guest/initramfs.ts';
 import { GUEST_KERNEL_APPEND } from '../../guest/kernel-cmdline.ts';
-import { ensureGuestKernel } from '../../guest/kernel.ts';
+import { ensureGuestKernel, type GuestKernel } from '../../guest/kernel.ts';
 import { GUEST_PORT_NAME, type GuestMessage } from '../../guest/protocol.ts';
 import type { RunConfig } from '../../guest/run-config.ts';
 import type { Driver, DriverStatus, ExitStatus, RunSpec, SuspendOutcome } from '../driver.ts';
@@ -65,6 +67,7 @@ export async function dropChannelsForTest(): Promise<void> {
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const POLL_MS = 25;
 const KILL_GRACE_MS = 15_000;
+const GUEST_RECHECK_MS = 10 * 60_000;
 
 interface Record {
   dir: string;
@@ -88,6 +91,8 @@ export class MicrovmDriver implements Driver {
   readonly #vmm: Vmm;
   readonly #log: Logger;
   #accel: Promise<Accel> | undefined;
+  /** The guest kernel and initramfs, looked up at most every GUEST_RECHECK_MS (apt-cache is slow). */
+  #guestParts: { at: number; parts: Promise<{ kernel: GuestKernel; initramfs: string }> } | undefined;
 
   constructor(options: MicrovmDriverOptions) {
     this.#options = options;
@@ -109,11 +114,19 @@ export class MicrovmDriver implements Driver {
     await mkdir(record.dir, { recursive: true, mode: 0o700 });
     const started = Date.now();
 
-    const kernel = await ensureGuestKernel(this.#options.cacheDir);
-    const initramfs = await buildInitramfs(this.#options.cacheDir, kernel, await buildGuestInit(this.#options.cacheDir));
-    await placeFiles(spec.rootfs, spec.files);
+    const { kernel, initramfs } = await this.#guest();
     const rootImage = join(record.dir, 'rootfs.ext4');
-    await buildExt4Image(spec.rootfs, rootImage);
+    // Fly resets the root on every start: a fresh copy of the image's disk.
+    await rm(rootImage, { force: true });
+    if (spec.rootDisk) {
+      // The image's cached disk (built once per digest), copied; the placed files go in
+      // with debugfs, so nothing is mounted and the shared disk is never written.
+      await prepareExt4Disk(spec.rootDisk, record.dir);
+      await writeFilesIntoExt4(rootImage, spec.files);
+    } else {
+      await placeFiles(spec.rootfs, spec.files);
+      await buildExt4Image(spec.rootfs, rootImage);
+    }
     const net = spec.netnsPath === null ? null : await attachTap(spec.netnsPath, { stateFile: record.netFile });
     const config: RunConfig = {
       hostname: spec.hostname,
@@ -328,6 +341,28 @@ export class MicrovmDriver implements Driver {
     return { dir, vmDir: join(dir, 'vm'), exitFile: join(dir, 'exit.json'), netFile: join(dir, 'net.json'), specFile: join(dir, 'vm-spec.json'), snapshotDir: join(dir, 'snapshot') };
   }
 
+
+  /**
+   * The guest kernel and initramfs (built and cached on disk by src/guest). Asking apt
+   * which kernel package is current takes about a second, so the answer is kept for a
+   * while: a kernel package upgraded meanwhile is picked up by the next start after that.
+   */
+  #guest(): Promise<{ kernel: GuestKernel; initramfs: string }> {
+    const now = Date.now();
+    if (this.#guestParts === undefined || now - this.#guestParts.at > GUEST_RECHECK_MS) {
+      const cacheDir = this.#options.cacheDir;
+      const parts = (async () => {
+        const kernel = await ensureGuestKernel(cacheDir);
+        return { kernel, initramfs: await buildInitramfs(cacheDir, kernel, await buildGuestInit(cacheDir)) };
+      })();
+      // A failed lookup is not kept: the next start tries again.
+      parts.catch(() => {
+        if (this.#guestParts?.parts === parts) this.#guestParts = undefined;
+      });
+      this.#guestParts = { at: now, parts };
+    }
+    return this.#guestParts.parts;
+  }
   async #detectAccel(kernel: string): Promise<Accel> {
     if (this.#options.accel !== undefined) return this.#options.accel;
     this.#accel ??= detectAccel({ kernel, cacheFile: join(this.#options.cacheDir, 'accel.json') }).then((r) => {
