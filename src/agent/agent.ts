@@ -13,6 +13,7 @@ import { buildRunSpec } from './run-spec.ts';
 import type { AgentVolumes } from './volumes/machine-volumes.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { restartDecision } from './restart-policy.ts';
+import { MachineLogs } from './logs/index.ts';
 
 /** Backoff of failed reconciles: 0.5 s, 1 s, 2 s… up to 30 s between tries. */
 const RETRY_BASE_MS = 500;
@@ -29,6 +30,12 @@ export interface AgentOptions {
   log?: Logger;
   /** Volumes on this host (src/agent/volumes); without it, Machines get no volume mounts. */
   volumes?: AgentVolumes;
+  /**
+   * Follows each Machine's output (src/agent/logs). Pass one to share it beyond this
+   * agent (the embedded platform's HostControl reads it, and it outlives agent restarts);
+   * without it the agent makes its own and closes it when it stops.
+   */
+  logs?: MachineLogs;
 }
 
 /**
@@ -52,10 +59,14 @@ export class Agent {
   readonly #retries = new Map<string, { attempts: number; timer: NodeJS.Timeout }>();
   #unwatch: (() => void) | undefined;
   #stopping = false;
+  readonly #logs: MachineLogs;
+  readonly #ownsLogs: boolean;
 
   constructor(options: AgentOptions) {
     this.#o = options;
     this.#log = (options.log ?? silentLogger).child({ part: 'agent', host: options.host.id });
+    this.#ownsLogs = options.logs === undefined;
+    this.#logs = options.logs ?? new MachineLogs({ log: options.log ?? silentLogger });
     this.#queue = new SerialQueue(
       async (id) => {
         await this.#reconcile(id);
@@ -116,7 +127,13 @@ export class Agent {
       );
     }
     await this.#o.volumes?.stop();
+    if (this.#ownsLogs) await this.#logs.close();
     this.#log.info('agent stopped');
+  }
+
+  /** The output of this host's Machines, line by line. */
+  get logs(): MachineLogs {
+    return this.#logs;
   }
 
   /** Resolves when no reconcile is running (for tests and orderly shutdown). */
@@ -226,11 +243,15 @@ export class Agent {
       const user = await resolveImageUser(rootfs, imageConfig.user);
       const { netnsPath } = machine.addresses ? await network.attach(machine.id, machine.addresses) : { netnsPath: null };
       const mounts = (await this.#o.volumes?.attach(machine)) ?? [];
-      const spec = buildRunSpec({ machine, image: imageConfig, user, rootfs, machineDir, netnsPath, mounts });
+      const rootDisk = machine.config.guest?.driver === 'microvm' && images.ext4Image ? await images.ext4Image(machine.imageRef.digest) : undefined;
+      const spec = buildRunSpec({ machine, image: imageConfig, user, rootfs, machineDir, netnsPath, mounts, ...(rootDisk ? { rootDisk } : {}) });
       await mkdir(spec.workDir, { recursive: true });
+      // Before the start, from the file's end: the new run's first lines are not missed.
+      await this.#followLogs(machine);
       await driver.start(spec);
     } catch (err) {
       this.#log.error({ err, machine: machine.id }, 'machine failed to start');
+      await this.#logs.unfollow(machine.id); // keeps what the failed start printed
       await driver.remove(machine.id).catch(() => undefined);
       await images.releaseRootfs(machineDir).catch(() => undefined);
       await this.#o.volumes?.detach(machine.id).catch(() => undefined);
@@ -281,6 +302,7 @@ export class Agent {
       // A stop or destroy arrived while starting: the next reconcile handles it.
       if (!isAloftError(err, 'ILLEGAL_TRANSITION')) throw err;
     }
+    await this.#followLogs(machine);
     this.#watchExit(machine.id);
   }
 
@@ -293,14 +315,23 @@ export class Agent {
       // Recorded started but still saved: an agent died between the two. Restore it, or
       // (the image failed) start it afresh.
       if (!(await this.#restore(machine))) return this.#startMachine({ ...machine, state: 'starting' }, 'started');
+      await this.#followLogs(machine);
       this.#watchExit(machine.id);
       return;
     }
     if (status === 'running' || status === 'paused') {
+      await this.#followLogs(machine);
       this.#watchExit(machine.id);
       return;
     }
     await this.#onExit(machine.id, { exitCode: null, signal: null }, 'exited while the agent was away');
+  }
+
+  /** Follows the Machine's log file (the run spec's `logPath`); idempotent, and never fails a reconcile. */
+  async #followLogs(machine: Machine): Promise<void> {
+    await this.#logs
+      .follow(machine.id, { path: join(this.#machineDir(machine.id), 'machine.log'), app: machine.appName })
+      .catch((err: unknown) => this.#log.warn({ err, machine: machine.id }, 'cannot follow machine log'));
   }
 
   #watchExit(id: string): void {
@@ -325,6 +356,7 @@ export class Agent {
   async #onExit(id: string, status: ExitStatus, why: string): Promise<void> {
     const machine = await this.#o.store.getMachine(id);
     if (!machine || machine.state !== 'started') return; // a requested stop or destroy handles its own exit
+    await this.#logs.unfollow(id);
     await this.#o.driver.remove(id);
     await this.#o.images.releaseRootfs(this.#machineDir(id));
     await this.#o.volumes?.detach(id);
@@ -400,6 +432,7 @@ export class Agent {
 
   async #lostWhile(machine: Machine, reason: string): Promise<void> {
     this.#waiting.delete(machine.id);
+    await this.#logs.unfollow(machine.id);
     await this.#o.driver.remove(machine.id);
     await this.#o.images.releaseRootfs(this.#machineDir(machine.id));
     await this.#o.store.updateMachine(machine.id, {
@@ -414,6 +447,7 @@ export class Agent {
     this.#waiting.delete(machine.id);
     this.#exits.delete(machine.id);
     const exit = await this.#o.driver.stop(machine.id, { signal, timeoutMs });
+    await this.#logs.unfollow(machine.id);
     try {
       await this.#o.store.updateMachine(machine.id, {
         patch: { state: 'stopped' },
@@ -456,6 +490,7 @@ export class Agent {
 
   /** Frees everything a Machine holds on this host. Idempotent. */
   async #cleanUp(id: string): Promise<void> {
+    await this.#logs.forget(id);
     await this.#o.driver.remove(id);
     await this.#o.images.releaseRootfs(this.#machineDir(id));
     await this.#o.volumes?.detach(id);

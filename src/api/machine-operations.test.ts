@@ -29,6 +29,8 @@ class FakeHostControl implements HostControl {
       { pid: 1, command: 'app', cpuTimeMs: 10, rssBytes: 9000 },
     ];
   }
+  // Logs have their own tests (machine-logs-route.test.ts).
+  async *logs(): AsyncGenerator<never> {}
 }
 
 describe('Machines API: machine operations', () => {

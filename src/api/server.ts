@@ -21,6 +21,7 @@ import { machineRoutes } from './routes/machines.ts';
 import { volumeRoutes } from './routes/volumes.ts';
 import { VolumeOps } from './volume-ops.ts';
 import { machineActionRoutes } from './routes/machine-actions.ts';
+import { machineLogRoutes } from './routes/machine-logs.ts';
 import type { HostControl } from '../agent/host-control.ts';
 
 export interface ApiDeps {
@@ -29,7 +30,7 @@ export interface ApiDeps {
   scheduler: Scheduler;
   token: string;
   log?: Logger;
-  /** How signal, exec and ps reach a Machine's host (the embedded platform: its driver). */
+  /** How signal, exec, ps and logs reach a Machine's host (the embedded platform: its driver). */
   hostControl?: HostControl;
   /** Most bytes a request body may have (default 1 MiB); more is a 413. */
   bodyLimitBytes?: number;
@@ -63,6 +64,7 @@ export function createApiApp(deps: ApiDeps): Hono {
   app.route('/v1/apps', machineRoutes(deps.store, ops));
   app.route('/v1/apps', volumeRoutes(new VolumeOps(deps)));
   app.route('/v1/apps', machineActionRoutes(deps.store, ops));
+  app.route('/v1/apps', machineLogRoutes(ops, deps.hostControl));
 
   app.notFound((c) => c.json({ error: `Cannot ${c.req.method} ${c.req.path}: no such route`, code: 'NOT_FOUND' }, 404));
   app.onError((err, c) => {

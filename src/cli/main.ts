@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { appsCommand } from './commands/apps.ts';
 import { machineCommand } from './commands/machine.ts';
 import { machineOpsCommands } from './commands/machine-ops.ts';
+import { machineLogsCommand } from './commands/machine-logs.ts';
 import { leaseCommand } from './commands/lease.ts';
 import { orgsCommand } from './commands/orgs.ts';
 import { tokensCommand } from './commands/tokens.ts';
@@ -26,6 +27,7 @@ upCommand(program);
 appsCommand(program);
 machineCommand(program);
 machineOpsCommands(program);
+machineLogsCommand(program);
 leaseCommand(program); // after machineCommand: it adds `machine lease`
 orgsCommand(program);
 tokensCommand(program);
