@@ -85,6 +85,7 @@ export const ERROR_CODES = {
   PROXY_REPLAY_LOOP: { status: 508, kind: 'system', summary: 'the request was replayed more times than the hop limit (a fly-replay loop)' },
   PROXY_AT_CAPACITY: { status: 503, kind: 'system', summary: "every machine the request may go to is at its hard_limit and the wait queue is full or timed out; retry after Retry-After seconds" },
   PROXY_FORCED_TARGET_UNAVAILABLE: { status: 503, kind: 'system', summary: 'the region or machine named by fly-force-region / fly-force-instance-id has no started, healthy machine' },
+  PROXY_AUTOSTART_FAILED: { status: 503, kind: 'system', summary: 'the app had no started machine and the one the proxy started did not become started and healthy in time; retry shortly' },
 
   // runtime and host
   RUNTIME_FAILED: { status: 500, kind: 'system', summary: 'the runtime driver failed' },

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApiApp, listenApi } from '../api/index.ts';
-import { Agent, LocalHostControl } from '../agent/index.ts';
+import { Agent, LocalHostControl, MachineLogs } from '../agent/index.ts';
 import { ImageStore, prepareRootfs, releaseRootfs } from '../image/index.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { shortId } from '../lib/ids.ts';
@@ -60,17 +60,33 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     // One set of drivers per agent: the microvm driver holds each VM's channel (one
     // client per socket), so signal, exec and ps go through the agent's own set.
     let drivers = hostDrivers(settings, log);
-    const hostControl = new LocalHostControl(host.id, {
-      signal: (id, signal) => drivers.signal(id, signal),
-      exec: (id, request) => drivers.exec(id, request),
-      ps: (id) => drivers.ps(id),
-    });
+    // Machine output outlives agent restarts: the next agent adopts and keeps following.
+    const machineLogs = new MachineLogs({ log });
+    cleanups.push(() => machineLogs.close());
+    const hostControl = new LocalHostControl(
+      host.id,
+      {
+        signal: (id, signal) => drivers.signal(id, signal),
+        exec: (id, request) => drivers.exec(id, request),
+        ps: (id) => drivers.ps(id),
+      },
+      machineLogs,
+    );
     const api = await listenApi(createApiApp({ store, images, scheduler, token, log, hostControl }), { host: settings.apiHost, port: settings.apiPort });
     cleanups.push(() => api.close());
     const registry = await startPlatformRegistry({ dataDir: settings.dataDir, host: settings.registryHost, port: settings.registryPort, operatorToken: token, store, log });
     cleanups.push(() => registry.close());
     own.registry = new URL(registry.url).host;
-    const proxy = createProxy({ store, host: settings.proxyHost, port: settings.proxyPort, domain: settings.domain, region: settings.region, log });
+    // The proxy starts and stops Machines (autostart/autostop) by writing intents to the store, as the API does.
+    const proxy = createProxy({
+      store,
+      host: settings.proxyHost,
+      port: settings.proxyPort,
+      domain: settings.domain,
+      region: settings.region,
+      log,
+      autoscale: { store, autostopIntervalMs: settings.autostopIntervalMs },
+    });
     const proxyAddress = await proxy.listen();
     cleanups.push(() => proxy.close());
 
@@ -87,8 +103,10 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
           unpack: (digest) => images.unpack(digest),
           prepareRootfs,
           releaseRootfs,
+          ext4Image: (digest) => images.ext4Image(digest),
         },
         volumes: hostVolumes(store, host, settings.dataDir, log),
+        logs: machineLogs,
       });
     let agent = makeAgent();
     await agent.start();

@@ -27,6 +27,8 @@ export interface PlatformSettings {
    * data dir, since they depend only on the kernel package (ALOFT_GUEST_CACHE).
    */
   guestCacheDir: string;
+  /** How often the proxy's autostop looks for idle excess Machines, in ms (0: never). Default 5 min. */
+  autostopIntervalMs: number;
 }
 
 /** The data dir: ALOFT_DATA_DIR, else /var/lib/aloft for root, else ~/.local/share/aloft. */
@@ -52,6 +54,7 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): PlatformS
     ipv4Subnet: '172.19.0.0/16',
     hostNumber: 1,
     guestCacheDir: env['ALOFT_GUEST_CACHE'] || '/var/cache/aloft/guest',
+    autostopIntervalMs: 300_000,
   };
 }
 
@@ -65,6 +68,9 @@ export function checkSettings(s: PlatformSettings): PlatformSettings {
   if (!/^[a-zA-Z0-9_-]{1,15}$/.test(s.bridge)) throw invalidField('start aloft', 'bridge', 'an interface name of at most 15 characters', s.bridge);
   if (!Number.isInteger(s.hostNumber) || s.hostNumber < 1 || s.hostNumber > 0xffffffff) {
     throw invalidField('start aloft', 'host-number', 'an integer from 1 to 4294967295', s.hostNumber);
+  }
+  if (!Number.isInteger(s.autostopIntervalMs) || s.autostopIntervalMs < 0) {
+    throw invalidField('start aloft', 'autostop-interval', 'a duration such as "5m", "30s" or "500ms" (0: off)', s.autostopIntervalMs);
   }
   return s;
 }

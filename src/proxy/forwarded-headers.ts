@@ -58,6 +58,8 @@ export function forwardedRequestHeaders(req: IncomingMessage, info: ForwardInfo)
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    // HTTP/2 pseudo-headers (:method, :authority…) are not headers to an HTTP/1.1 backend.
+    if (name.charCodeAt(0) === 58) continue;
     const lower = name.toLowerCase();
     if (OWN.has(lower) || isHopByHop(lower, listed)) continue;
     if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;

@@ -23,3 +23,12 @@ export type { RetryEvent } from './steps/forward.ts';
 export { replayStep, type ReplaySettings } from './steps/replay.ts';
 export { parseReplayHeader, parseReplayJson, REPLAY_JSON_TYPE, type ReplayDirective } from './replay/directive.ts';
 export { resolveLimits, type ClientLimits, type RateLimit } from './guard/limits.ts';
+export type { EdgePorts, TlsOptions } from './listeners/edge-listeners.ts';
+export { servicePortsOf, type Handler, type ServicePort } from './listeners/service-ports.ts';
+export type { TcpService } from './tcp/tcp-listener.ts';
+export { proxyHeader } from './tcp/proxy-protocol.ts';
+export { DirCertStore, MemoryCertStore, type CertPair, type CertStore } from './tls/cert-store.ts';
+// tls/self-signed.ts and tls/acme.ts load on first use (x509 and ACME libraries are heavy).
+export type { AcmeOptions } from './tls/acme.ts';
+export type { AutoscaleOptions } from './server.ts';
+export { Autostarter, Autostopper, OriginPools, autoscaleOf, type AutostopEvent, type AutoscaleSettings, type AutostopMode } from './autoscale/index.ts';

@@ -1,6 +1,7 @@
 import type { Machine, MachineConfig, MachineService, MachineState } from '../model/index.ts';
 import { concurrencyOf, type Concurrency } from './balance/concurrency.ts';
 import { healthChecksOf, type HealthCheckSpec } from './health/check-spec.ts';
+import { servicePortsOf, type ServicePort } from './listeners/service-ports.ts';
 
 /**
  * What the proxy needs to know about one Machine to send it traffic. Built from the
@@ -31,6 +32,10 @@ export interface RouteEntry {
   concurrency: Concurrency;
   /** The HTTP service's checks; none means healthy whenever started. */
   checks: readonly HealthCheckSpec[];
+  /** Every edge port of the Machine's services (raw TCP, proxy_proto, tls listeners use them). */
+  services?: readonly ServicePort[];
+  /** An `http` port of the HTTP service sets `force_https`: plain HTTP is redirected. */
+  forceHttps?: boolean;
 }
 
 /**
@@ -78,5 +83,7 @@ export function toRouteEntry(machine: Machine, startedAt: number): RouteEntry | 
     startedAt,
     concurrency: concurrencyOf(service),
     checks: healthChecksOf(service),
+    services: servicePortsOf(machine.config),
+    forceHttps: (service?.ports ?? []).some((p) => p.force_https === true && (p.handlers ?? []).includes('http')),
   };
 }

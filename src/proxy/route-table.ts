@@ -55,6 +55,8 @@ export class RouteTable {
   readonly #byApp = new Map<string, Set<string>>();
   /** Per-app answers, rebuilt only for the app a change touches. */
   readonly #routes = new Map<string, KnownRoutes>();
+  /** Machines being drained by autostop: still started, but given nothing new. */
+  readonly #draining = new Set<string>();
   #revision = 0;
   #waiters: { revision: number; resolve: () => void }[] = [];
   #starting: Promise<void> | undefined;
@@ -102,6 +104,34 @@ export class RouteTable {
     return held !== undefined && (this.#routes.get(held.appName)?.started.some((e) => e.machineId === machineId) ?? false);
   }
 
+  /**
+   * Takes Machine `machineId` out of `started` while it stays started in the store, so
+   * it gets no new requests (autostop drains it before stopping it). Until `undrain`.
+   */
+  drain(machineId: string): void {
+    if (this.#draining.has(machineId)) return;
+    this.#draining.add(machineId);
+    const held = this.#machines.get(machineId);
+    if (held !== undefined) this.#rebuild(held.appName);
+  }
+
+  /** Gives a drained Machine traffic again (when it was not stopped after all). */
+  undrain(machineId: string): void {
+    if (!this.#draining.delete(machineId)) return;
+    const held = this.#machines.get(machineId);
+    if (held !== undefined) this.#rebuild(held.appName);
+  }
+
+  /** Whether Machine `machineId` is being drained. */
+  isDraining(machineId: string): boolean {
+    return this.#draining.size > 0 && this.#draining.has(machineId);
+  }
+
+  /** The state the table last saw Machine `machineId` in; undefined once gone (or never seen). */
+  stateOf(machineId: string): MachineState | undefined {
+    return this.#machines.get(machineId)?.state;
+  }
+
   /** Loads the table and starts following the store. Safe to call more than once. */
   start(): Promise<void> {
     this.#starting ??= this.#load();
@@ -134,7 +164,7 @@ export class RouteTable {
   /** The entry of one Machine if it is routable now (started and healthy). */
   entry(machineId: string): RouteEntry | undefined {
     const held = this.#machines.get(machineId);
-    if (held?.state !== 'started' || held.entry === undefined) return undefined;
+    if (held?.state !== 'started' || held.entry === undefined || this.isDraining(machineId)) return undefined;
     return this.#health?.isHealthy(machineId) === false ? undefined : held.entry;
   }
 
@@ -211,6 +241,8 @@ export class RouteTable {
     }
     const previous = this.#machines.get(machine.id);
     const started = machine.state === 'started';
+    // A drain lasts while the Machine is started: once it stops (or restarts) it is over.
+    if (!started) this.#draining.delete(machine.id);
     const startedAt = started ? (previous?.state === 'started' ? previous.startedAt : now) : 0;
     // A cordoned Machine keeps running but gets no new traffic (Fly's cordon).
     const entry = started && machine.cordoned !== true ? toRouteEntry(machine, startedAt) : undefined;
@@ -228,6 +260,7 @@ export class RouteTable {
     const held = this.#machines.get(id);
     if (held === undefined) return;
     this.#machines.delete(id);
+    this.#draining.delete(id);
     this.#health?.untrack(id);
     this.#byApp.get(held.appName)?.delete(id);
     this.#rebuild(held.appName);
@@ -259,6 +292,8 @@ export class RouteTable {
     for (const id of ids) {
       const held = this.#machines.get(id);
       if (held?.state === 'started' && held.entry !== undefined) {
+        // A draining Machine is neither routable nor unhealthy: it is on its way out.
+        if (this.#draining.has(id)) continue;
         if (this.#health?.isHealthy(id) === false) unhealthy += 1;
         else started.push(held.entry);
       } else if (held?.state === 'starting') starting += 1;

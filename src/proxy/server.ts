@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { AloftError, invalidField } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
@@ -21,6 +20,25 @@ import { resolveAppStep } from './steps/resolve-app.ts';
 import { httpServerOptions, resolveLimits, type ClientLimits } from './guard/limits.ts';
 import { bodyIdleStep, headerGuardStep, rateLimitStep } from './steps/guards.ts';
 import { replayStep, type ReplaySettings } from './steps/replay.ts';
+import { forceHttpsStep } from './steps/force-https.ts';
+import { createEdgeListeners, type EdgePorts, type TlsOptions } from './listeners/edge-listeners.ts';
+import type { TcpService } from './tcp/tcp-listener.ts';
+import { Autostarter } from './autoscale/autostart.ts';
+import { Autostopper } from './autoscale/autostop.ts';
+import type { AutoscaleStore } from './autoscale/intents.ts';
+import { OriginPools } from './autoscale/origin-pools.ts';
+
+/** Autostart and autostop (autoscale/): the proxy starts and stops Machines by writing intents. */
+export interface AutoscaleOptions {
+  /** Where intents are written (the same store routes come from, in practice). */
+  store: AutoscaleStore;
+  /** How long a request waits for an autostarted Machine. Default 30 s. */
+  autostartWaitMs?: number;
+  /** How often autostop looks at each app and region (and how long a Machine must be idle). Default 5 min; 0 turns autostop off. */
+  autostopIntervalMs?: number;
+  /** How long a drained Machine's requests may take before autostop gives up on it. Default 10 s. */
+  drainMs?: number;
+}
 
 /** Timeouts and pooling of the proxy's connections to Machines. */
 export interface BackendOptions {
@@ -63,12 +81,18 @@ export interface ProxyOptions {
   balance?: BalanceOptions;
   /** Service health checks: at most this many probes at once (default 16). */
   health?: { maxConcurrent?: number };
+  /** Autostart/autostop; without it the proxy never starts or stops a Machine. */
+  autoscale?: AutoscaleOptions;
+  /** A TLS port (SNI certificate per app, HTTP/2 by ALPN); off unless given. force_https redirects to it. */
+  tls?: TlsOptions;
+  /** Raw TCP services (service ports without the `http` handler), each on a listener of its own. */
+  tcp?: TcpService[];
 }
 
 /** A running (or ready to run) edge proxy. */
 export interface Proxy {
   /** Loads the routing table, then accepts connections. Resolves with the bound port. */
-  listen(): Promise<{ port: number }>;
+  listen(): Promise<{ port: number } & EdgePorts>;
   /** Stops accepting, lets requests in flight finish (up to the grace), frees everything. */
   close(): Promise<void>;
   /** Handles one request; for servers the proxy does not own (TLS, tests). */
@@ -77,6 +101,14 @@ export interface Proxy {
   readonly metrics: ProxyMetrics;
   /** Per-Machine load and the queue of requests waiting at hard_limit. */
   readonly balancer: Balancer;
+  /** Gets a certificate for `name` from `tls.acme`'s CA; the TLS port serves it from then on. */
+  issueCertificate(name: string): Promise<void>;
+  /** Set with `autoscale`: starts Machines for requests. */
+  readonly autostarter: Autostarter | undefined;
+  /** Set with `autoscale` and an interval: stops idle excess Machines. */
+  readonly autostopper: Autostopper | undefined;
+  /** The backend connection pools, one per Machine origin. */
+  readonly pools: OriginPools;
 }
 
 /**
@@ -104,12 +136,30 @@ export function createProxy(options: ProxyOptions): Proxy {
   const balancer = new Balancer(table, region, options.balance, clock);
   const metrics = new ProxyMetrics();
   const backend = options.backend ?? {};
-  const dispatcher = new Agent({
+  const dispatcher = new OriginPools({
     connect: { timeout: backend.connectTimeoutMs ?? 5000 },
     headersTimeout: backend.headersTimeoutMs ?? 60_000,
     bodyTimeout: backend.bodyTimeoutMs ?? 60_000,
     keepAliveTimeout: backend.keepAliveTimeoutMs ?? 4000,
   });
+  const autoscale = options.autoscale;
+  const autostarter =
+    autoscale === undefined
+      ? undefined
+      : new Autostarter({ store: autoscale.store, table, loads: balancer.loads, region, rtt: options.balance?.rtt, waitMs: autoscale.autostartWaitMs, clock, log });
+  const autostopper =
+    autoscale === undefined || autoscale.autostopIntervalMs === 0
+      ? undefined
+      : new Autostopper({
+          store: autoscale.store,
+          table,
+          loads: balancer.loads,
+          closeOrigin: (origin) => dispatcher.closeOrigin(origin),
+          intervalMs: autoscale.autostopIntervalMs,
+          drainMs: autoscale.drainMs,
+          clock,
+          log,
+        });
   const limits = resolveLimits(options.limits);
   // The chain, cheapest refusals first: count (sees every answer) → rate limit (off
   // by default) → header guard → body idle timeout → resolve app → replay, which
@@ -131,12 +181,31 @@ export function createProxy(options: ProxyOptions): Proxy {
     store.getApp !== undefined
       ? (await store.getApp(app))?.orgSlug
       : (await store.listApps()).find((a) => a.name === app)?.orgSlug;
+  // The TLS port, raw TCP services and the upgrade (WebSocket) handler: listeners/.
+  const edge = createEdgeListeners({
+    host,
+    domain,
+    region,
+    table,
+    balancer,
+    picker: options.picker ?? balancer.picker,
+    // Late-bound: the chain below is built with the edge's steps in it.
+    handle: (req, res) => handle(req, res),
+    limits,
+    nextRequestId: () => nextRequestId(),
+    connectTimeoutMs: backend.connectTimeoutMs ?? 5000,
+    log,
+    tls: options.tls,
+    tcp: options.tcp,
+  });
   const steps: Step[] = [
     countStep(metrics),
     ...(limits.rateLimit === undefined ? [] : [rateLimitStep(limits.rateLimit, clock)]),
     headerGuardStep(limits.maxHeaders),
     bodyIdleStep(limits.bodyIdleTimeoutMs),
-    resolveAppStep({ table, domain }),
+    ...edge.beforeRouting,
+    resolveAppStep({ table, domain, autostarter }),
+    forceHttpsStep(() => edge.httpsPort()),
     steerStep(),
     options.replay === false ? forward : replayStep({ ...options.replay, table, orgOf, clock, log }, forward),
   ];
@@ -153,6 +222,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   };
 
   const server = createServer(httpServerOptions(limits), handle);
+  server.on('upgrade', edge.upgrade);
   // One more than the limit, so the header guard sees an excess (Node drops fields past it).
   server.maxHeadersCount = limits.maxHeaders + 1;
   let listening = false;
@@ -161,6 +231,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     table,
     metrics,
     balancer,
+    issueCertificate: (name) => edge.issueCertificate(name),
+    autostarter,
+    autostopper,
+    pools: dispatcher,
     handle,
     async listen() {
       await table.start();
@@ -186,11 +260,19 @@ export function createProxy(options: ProxyOptions): Proxy {
         throw err;
       });
       listening = true;
+      autostopper?.start();
       const address = server.address() as AddressInfo;
-      log.info({ host, port: address.port, domain, region }, 'proxy: listening');
-      return { port: address.port };
+      // All or nothing: a failed TLS or TCP port closes everything (edge.listen closed its own).
+      const edgePorts = await edge.listen().catch(async (err: unknown) => {
+        await this.close();
+        throw err;
+      });
+      const ports = { port: address.port, ...edgePorts };
+      log.info({ host, ...ports, domain, region }, 'proxy: listening');
+      return ports;
     },
     async close() {
+      await autostopper?.close();
       table.stop();
       // Waiting requests get their 503 now rather than at the grace's end; checks stop.
       balancer.close();
@@ -200,7 +282,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const grace = clock.setTimeout(() => server.closeAllConnections(), closeGraceMs);
-        await closed;
+        await Promise.all([closed, edge.close(closeGraceMs)]);
         grace.cancel();
       }
       await dispatcher.close();

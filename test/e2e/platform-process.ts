@@ -19,6 +19,8 @@ export interface PlatformProcessOptions {
   ipv4Subnet: string;
   hostNumber: number;
   runtime?: 'runsc' | 'runc';
+  /** More `aloft up` flags (e.g. `--autostop-interval 2s`). */
+  upArgs?: string[];
 }
 
 /** `aloft up --no-example` as a child process, as a user would run it. */
@@ -36,6 +38,7 @@ export class PlatformProcess {
       '--registry-port', String(o.registryPort ?? 0),
       '--bridge', o.bridge, '--ipv4-subnet', o.ipv4Subnet, '--host-number', String(o.hostNumber),
       '--runtime', o.runtime ?? 'runsc',
+      ...(o.upArgs ?? []),
     ];
   }
 
@@ -147,7 +150,7 @@ export interface TestPlatform {
  * subnet and host number of its own (`name`, at most 6 characters, keeps bridge names
  * apart between files), so it never collides with a dev platform or another test.
  */
-export async function startTestPlatform(name: string): Promise<TestPlatform> {
+export async function startTestPlatform(name: string, upArgs: string[] = []): Promise<TestPlatform> {
   const dataDir = await mkdtemp(join(tmpdir(), `aloft-e2e-${name}-`));
   const suffix = Math.floor(Math.random() * 200) + 20;
   const platform = new PlatformProcess({
@@ -158,6 +161,7 @@ export async function startTestPlatform(name: string): Promise<TestPlatform> {
     bridge: `alt${name.slice(0, 6)}${suffix}`,
     ipv4Subnet: `172.${16 + (suffix % 16)}.${suffix}.0/24`,
     hostNumber: 1000 + suffix,
+    upArgs,
   });
   const machineIds = new Set<string>();
   const close = async (): Promise<void> => {

@@ -6,6 +6,15 @@ import { installMissingTools, requiredTools } from '../../platform/host-tools.ts
 import { ApiClient } from '../api-client.ts';
 import { ensureExampleApp, waitForHttp } from '../example.ts';
 import { say } from '../output.ts';
+import { parseDurationMs } from '../../model/index.ts';
+import { invalidField } from '../../lib/errors.ts';
+
+/** `--autostop-interval`: a duration with a unit ("5m", "500ms") or a bare number of ms. */
+function parseInterval(value: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : parseDurationMs(value);
+  if (ms === undefined) throw invalidField('start aloft', 'autostop-interval', 'a duration such as "5m", "30s" or "500ms" (0: off)', value);
+  return ms;
+}
 
 /** `aloft up`: the whole platform in one process, with the example app, until Ctrl-C. */
 export function upCommand(program: Command): void {
@@ -24,10 +33,11 @@ export function upCommand(program: Command): void {
     .option('--ipv4-subnet <cidr>', "the host-local IPv4 subnet for Machines", defaults.ipv4Subnet)
     .option('--host-number <n>', "this host's number in 6PN addresses", (v) => Number(v), defaults.hostNumber)
     .option('--guest-cache <dir>', 'where the microVM guest kernel and initramfs are cached (or ALOFT_GUEST_CACHE)', defaults.guestCacheDir)
+    .option('--autostop-interval <duration>', 'how often the proxy stops idle excess Machines ("5m", "30s", "500ms"; 0: never)', parseInterval, defaults.autostopIntervalMs)
     .option('--no-example', 'do not deploy the example app')
-    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; guestCache: string; example: boolean }) => {
-      const { guestCache, ...rest } = opts;
-      const settings = checkSettings({ ...defaults, ...rest, guestCacheDir: guestCache });
+    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; guestCache: string; example: boolean; autostopInterval: number }) => {
+      const { guestCache, autostopInterval, ...rest } = opts;
+      const settings = checkSettings({ ...defaults, ...rest, guestCacheDir: guestCache, autostopIntervalMs: autostopInterval });
       installMissingTools(requiredTools(settings.runtime), say);
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
       const platform = await startEmbeddedPlatform(settings, log);

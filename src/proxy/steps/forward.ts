@@ -82,7 +82,9 @@ export function forwardStep(options: ForwardOptions): Step {
       // A replay narrows the choice to its target (ctx.accept); the picker still chooses.
       // fly-force-region / fly-force-instance-id narrow it too (ctx.steering).
       const accepted = (list: readonly RouteEntry[]): readonly RouteEntry[] => {
-        const forced = forcedCandidates(list, ctx.steering);
+        let forced = forcedCandidates(list, ctx.steering);
+        // Routes taken before autostop began draining a Machine must not reach it now.
+        if (forced.some((c) => table.isDraining(c.machineId))) forced = forced.filter((c) => !table.isDraining(c.machineId));
         return ctx.accept === undefined ? forced : forced.filter(ctx.accept);
       };
       /** This request's place in the queue, once it had to wait for a slot. */

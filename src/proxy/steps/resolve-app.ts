@@ -1,27 +1,40 @@
 import type { Step } from '../compose.ts';
+import type { ProxyContext } from '../context.ts';
 import { answer } from '../answers.ts';
 import { appFromHost } from '../host.ts';
-import type { RouteTable } from '../route-table.ts';
+import type { AppRoutes, RouteTable } from '../route-table.ts';
+import type { Autostarter } from '../autoscale/autostart.ts';
 
 /**
  * Finds the app the Host names and where its traffic can go. Answers itself when
  * there is nowhere: 404 for a host outside the domain or an unknown app, 503 with
- * Retry-After for a known app with no started Machine.
+ * Retry-After for a known app with no started Machine. With an `autostarter`, a
+ * request to an app with no started Machine waits while one of its stopped or
+ * suspended Machines is started (503 if that fails or takes too long), and an app
+ * whose Machines are all at their soft limit gets one more started.
  */
-export function resolveAppStep(options: { table: RouteTable; domain: string }): Step {
-  const { table, domain } = options;
-  return (ctx, next) => {
+export function resolveAppStep(options: { table: RouteTable; domain: string; autostarter?: Autostarter | undefined }): Step {
+  const { table, domain, autostarter } = options;
+  return async (ctx, next) => {
     const app = appFromHost(ctx.host, domain);
     if (app === undefined) {
       const shown = ctx.host === undefined ? 'no Host header' : JSON.stringify(ctx.host);
       answer(ctx, 'PROXY_NO_ROUTE', `Cannot route request as 'Host' must be '<app>.${domain}': got ${shown}`);
-      return Promise.resolve();
+      return;
     }
     ctx.app = app;
-    const routes = table.lookup(app);
-    if (!routes.known) {
+    const found = table.lookup(app);
+    if (!found.known) {
       answer(ctx, 'APP_NOT_FOUND', `no app named "${app}" (host ${JSON.stringify(ctx.host)})`);
-      return Promise.resolve();
+      return;
+    }
+    let routes: AppRoutes = found;
+    if (routes.started.length === 0 && autostarter !== undefined) {
+      const started = await autostart(ctx, autostarter, table);
+      if (started === undefined) return;
+      routes = started;
+    } else if (autostarter !== undefined) {
+      autostarter.scaleUpIfSaturated(app, routes);
     }
     if (routes.started.length === 0) {
       const coming = routes.starting > 0;
@@ -29,9 +42,26 @@ export function resolveAppStep(options: { table: RouteTable; domain: string }): 
         ? `app "${app}" has no started machine yet: ${routes.starting} starting, retry shortly`
         : `app "${app}" has no started machine`;
       answer(ctx, 'PROXY_NO_STARTED_MACHINE', message, { 'retry-after': coming ? '1' : '5' });
-      return Promise.resolve();
+      return;
     }
     ctx.routes = routes;
-    return next();
+    await next();
   };
+}
+
+/** Starts a Machine for the request and returns the app's routes then; undefined when it answered. */
+async function autostart(ctx: ProxyContext, autostarter: Autostarter, table: RouteTable): Promise<AppRoutes | undefined> {
+  const result = await autostarter.startFor(ctx.app);
+  if (result.outcome === 'failed') {
+    answer(
+      ctx,
+      'PROXY_AUTOSTART_FAILED',
+      `Cannot route request to app "${ctx.app}" as it had no started machine and machine ${result.machineId}, started for it, did not become routable: ${result.reason}`,
+      { 'retry-after': '1' },
+    );
+    return undefined;
+  }
+  // Routable now (or, for `none`, whatever there is: a start of someone else's may have landed).
+  const after = table.lookup(ctx.app);
+  return after.known ? after : { started: [], starting: 0, unhealthy: 0 };
 }

@@ -6,6 +6,8 @@ export interface ProxyWorld {
   store: FakeStore;
   proxy: Proxy;
   port: number;
+  /** Everything listen bound (the TLS port and TCP services too, when configured). */
+  ports: Awaited<ReturnType<Proxy['listen']>>;
   /** Resolves once the proxy's table has applied every change so far. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -19,11 +21,13 @@ export async function startProxyWorld(
   const store = new FakeStore();
   setup(store);
   const proxy = createProxy({ store, port: 0, ...options });
-  const { port } = await proxy.listen();
+  const ports = await proxy.listen();
+  const { port } = ports;
   return {
     store,
     proxy,
     port,
+    ports,
     settled: async () => proxy.table.whenRevision(await store.revision()),
     close: () => proxy.close(),
   };

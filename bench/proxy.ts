@@ -1,0 +1,229 @@
+/**
+ * bench proxy: aloft's edge proxy beside nginx, on loopback, to the same upstream.
+ *
+ * - upstream: nginx (one process, `return 200`), so neither side pays for the app;
+ * - nginx as a reverse proxy: one process, upstream keep-alive pool (`keepalive 64`,
+ *   HTTP/1.1, idle timeout 4 s like aloft's pool), access log off;
+ * - aloft: bench/_proxy-server.ts in its own process, on an in-memory store whose one
+ *   Machine points at the upstream (concurrency `requests`, hard_limit 100000);
+ * - both proxies pinned to core 0 (taskset); wrk and the upstream on the other core.
+ *
+ * Figures: requests/s and p50/p99 from `wrk` (64 connections, keep-alive), aloft/nginx
+ * ratio, p99 latency added by aloft at 50% of its saturation (a paced open-loop
+ * generator, latency counted from each request's scheduled time; minus the same rate
+ * straight to the upstream), the route update time (measured in the aloft process:
+ * store write of `started` → first routed request) and TLS handshakes/s (null until the
+ * proxy's TLS listener is part of createProxy). Needs `wrk`, `nginx` and `taskset`
+ * (Debian: wrk, nginx-light, util-linux). Bounded (~40 s); kills what it starts by PID.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { freePort } from '../src/lib/testing/free-port.ts';
+
+const WRK_SECONDS = Number(process.env['BENCH_WRK_SECONDS'] ?? 8);
+const PACED_SECONDS = Number(process.env['BENCH_PACED_SECONDS'] ?? 5);
+const CONNECTIONS = 64;
+const HOST = 'bench.localhost';
+
+const children: ChildProcess[] = [];
+const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+for (const tool of ['wrk', 'nginx', 'taskset']) {
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+    console.error(`bench proxy needs ${tool} (apt install wrk nginx-light util-linux)`);
+    process.exit(1);
+  }
+}
+const twoCores = cpus().length >= 2;
+const pin = (core: number, argv: string[]): string[] => (twoCores ? ['taskset', '-c', String(core), ...argv] : argv);
+
+/** Starts `argv` as a child we own (killed by PID at the end). */
+function start(argv: string[], stdio: 'ignore' | 'ipc' = 'ignore'): ChildProcess {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: stdio === 'ipc' ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'] });
+  children.push(child);
+  return child;
+}
+
+/** An nginx of its own: one process, no daemon, config and logs in `dir`. */
+async function startNginx(dir: string, name: string, core: number, server: string): Promise<void> {
+  const prefix = join(dir, name);
+  await writeFile(
+    join(dir, `${name}.conf`),
+    `worker_processes 1;
+daemon off;
+master_process off;
+pid ${prefix}.pid;
+error_log ${prefix}.error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}-body;
+  proxy_temp_path ${prefix}-proxy;
+  fastcgi_temp_path ${prefix}-fastcgi;
+  uwsgi_temp_path ${prefix}-uwsgi;
+  scgi_temp_path ${prefix}-scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  ${server}
+}
+`,
+  );
+  start(pin(core, ['nginx', '-p', dir, '-c', join(dir, `${name}.conf`)]));
+}
+
+/** Waits until 127.0.0.1:`port` answers `GET /` with Host `host` with 200. */
+async function waitUp(port: number, host = HOST): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    // Not fetch: it drops a Host header, and the proxy routes by it.
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing answered 200 on port ${port} within 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface WrkResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const ms = (value: string, unit: string): number => Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? NaN);
+
+/** wrk with keep-alive from core 1 against `port`. */
+function wrk(port: number): WrkResult {
+  const result = spawnSync(
+    pin(1, ['wrk'])[0]!,
+    [...pin(1, ['wrk']).slice(1), '-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`],
+    { encoding: 'utf8', timeout: (WRK_SECONDS + 20) * 1000 },
+  );
+  const out = result.stdout ?? '';
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const p50 = /50%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (!rps || !p50 || !p99) throw new Error(`cannot read wrk's output:\n${out}\n${result.stderr}`);
+  if (errors) throw new Error(`wrk saw ${errors[1]} non-2xx answers on port ${port}:\n${out}`);
+  return { rps: Number(rps[1]), p50Ms: ms(p50[1]!, p50[2]!), p99Ms: ms(p99[1]!, p99[2]!) };
+}
+
+/**
+ * An open-loop generator: `rate` requests/s for PACED_SECONDS over keep-alive
+ * connections; each latency counts from the request's scheduled time, so a stall
+ * shows (no coordinated omission). Returns p50 and p99 in ms.
+ */
+async function paced(port: number, rate: number): Promise<{ p50Ms: number; p99Ms: number; sent: number }> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 10_000 });
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  const interval = 1000 / rate;
+  const t0 = performance.now();
+  const end = t0 + PACED_SECONDS * 1000;
+  let next = t0;
+  while (next < end) {
+    const now = performance.now();
+    while (next <= now && next < end) {
+      const scheduled = next;
+      pending.push(
+        pool.request({ path: '/', method: 'GET', headers: { host: HOST } }).then(async (r) => {
+          await r.body.dump();
+          latencies.push(performance.now() - scheduled);
+        }),
+      );
+      next += interval;
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(pending);
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const at = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? NaN;
+  return { p50Ms: at(50), p99Ms: at(99), sent: latencies.length };
+}
+
+async function main(): Promise<void> {
+  if (twoCores) spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+  const dir = await mkdtemp(join(tmpdir(), 'aloft-bench-proxy-'));
+  try {
+    const upstream = await freePort();
+    const nginxProxy = await freePort();
+    await startNginx(dir, 'upstream', 1, `server { listen 127.0.0.1:${upstream}; location / { return 200 "ok\\n"; } }`);
+    await startNginx(
+      dir,
+      'proxy',
+      0,
+      `upstream machine { server 127.0.0.1:${upstream}; keepalive 64; keepalive_timeout 4s; }
+  server { listen 127.0.0.1:${nginxProxy}; location / { proxy_pass http://machine; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+    );
+    await waitUp(upstream);
+    await waitUp(nginxProxy);
+
+    const server = fileURLToPath(new URL('./_proxy-server.ts', import.meta.url));
+    const aloft = start(pin(0, [process.execPath, '--import', 'tsx', server, String(upstream)]), 'ipc');
+    const ready = await new Promise<{ port: number; routeUpdateMs: number; routeUpdateMaxMs: number }>((resolve, reject) => {
+      aloft.once('message', (m) => resolve(m as { port: number; routeUpdateMs: number; routeUpdateMaxMs: number }));
+      aloft.once('exit', (code) => reject(new Error(`the aloft proxy process exited with ${code}`)));
+    });
+    await waitUp(ready.port);
+
+    // Warm both (JIT, pools), then measure.
+    for (const port of [ready.port, nginxProxy]) await paced(port, 2000).catch(() => undefined);
+    const aloftWrk = wrk(ready.port);
+    const nginxWrk = wrk(nginxProxy);
+    const rate = Math.max(100, Math.round(aloftWrk.rps / 2));
+    const through = await paced(ready.port, rate);
+    const direct = await paced(upstream, rate);
+    const nginxAt = await paced(nginxProxy, rate);
+
+    console.log(`aloft proxy: ${Math.round(aloftWrk.rps)} req/s, p50 ${aloftWrk.p50Ms} ms, p99 ${aloftWrk.p99Ms} ms (wrk, ${CONNECTIONS} connections, ${WRK_SECONDS} s)`);
+    console.log(`nginx      : ${Math.round(nginxWrk.rps)} req/s, p50 ${nginxWrk.p50Ms} ms, p99 ${nginxWrk.p99Ms} ms`);
+    console.log(`ratio aloft/nginx: ${round(aloftWrk.rps / nginxWrk.rps)}`);
+    console.log(
+      `at ${rate} req/s (50% of aloft's saturation): p99 direct ${round(direct.p99Ms)} ms, through aloft ${round(through.p99Ms)} ms, through nginx ${round(nginxAt.p99Ms)} ms`,
+    );
+    console.log(`route update (store write → first routed request): median ${round(ready.routeUpdateMs)} ms, max ${round(ready.routeUpdateMaxMs)} ms`);
+    console.log(`cores: ${twoCores ? 'proxies pinned to core 0, wrk and upstream on core 1' : 'one core, nothing pinned'}`);
+    aloft.send('stop');
+    console.log(
+      JSON.stringify({
+        rps: Math.round(aloftWrk.rps),
+        nginx_rps: Math.round(nginxWrk.rps),
+        ratio: round(aloftWrk.rps / nginxWrk.rps),
+        p50_ms: aloftWrk.p50Ms,
+        p99_ms: aloftWrk.p99Ms,
+        nginx_p50_ms: nginxWrk.p50Ms,
+        nginx_p99_ms: nginxWrk.p99Ms,
+        p99_added_ms: round(through.p99Ms - direct.p99Ms),
+        nginx_p99_added_ms: round(nginxAt.p99Ms - direct.p99Ms),
+        paced_rps: rate,
+        tls_hs_per_s: null,
+        route_update_ms: round(ready.routeUpdateMs),
+      }),
+    );
+  } finally {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    console.error(err);
+    process.exit(1);
+  },
+);
