@@ -24,6 +24,8 @@ export interface RunningPlatform {
   token: string;
   apiUrl: string;
   proxyUrl: string;
+  /** The proxy's TLS port (https, HTTP/2), when it has one. */
+  proxyTlsUrl?: string;
   /** The image registry; org tokens push and pull `<org>/…` (see registryAccess). */
   registryUrl: string;
   /** Stops the agent only (machines keep running), as a crash or upgrade would. */
@@ -86,6 +88,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
       region: settings.region,
       log,
       autoscale: { store, autostopIntervalMs: settings.autostopIntervalMs },
+      ...(settings.tlsPort === null ? {} : { tls: { port: settings.tlsPort, certs: join(settings.dataDir, 'certs') } }),
     });
     const proxyAddress = await proxy.listen();
     cleanups.push(() => proxy.close());
@@ -119,6 +122,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
       token,
       apiUrl: `http://${settings.apiHost}:${api.port}`,
       proxyUrl: `http://${settings.proxyHost}:${proxyAddress.port}`,
+      ...(proxyAddress.tlsPort === undefined ? {} : { proxyTlsUrl: `https://${settings.proxyHost}:${proxyAddress.tlsPort}` }),
       registryUrl: registry.url,
       async restartAgent() {
         await agent.stop({ stopMachines: false });

@@ -35,7 +35,7 @@ export class PlatformProcess {
     return [
       join(ROOT, 'bin', 'aloft.js'), 'up', '--no-example',
       '--data-dir', o.dataDir, '--api-port', String(o.apiPort), '--proxy-port', String(o.proxyPort),
-      '--registry-port', String(o.registryPort ?? 0),
+      '--registry-port', String(o.registryPort ?? 0), '--tls-port', '0',
       '--bridge', o.bridge, '--ipv4-subnet', o.ipv4Subnet, '--host-number', String(o.hostNumber),
       '--runtime', o.runtime ?? 'runsc',
       ...(o.upArgs ?? []),

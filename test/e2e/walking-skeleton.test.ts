@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:http2';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { buildHelloImage } from '../../examples/hello/build.ts';
 import { helloMachineConfig } from '../../examples/hello/app.ts';
@@ -80,6 +82,31 @@ describe('walking skeleton: aloft up → machine → proxy', { timeout: 240_000 
     assert.match(body, /hello/, 'FLY_APP_NAME shows');
     assert.match(body, /local/, 'FLY_REGION shows');
     assert.ok(headers['fly-request-id'], 'the proxy adds Fly-Request-Id');
+  });
+
+  test("the proxy's TLS port serves it over HTTP/2, with a certificate for the app's name", async () => {
+    const tlsPort = Number(/and https:\/\/127\.0\.0\.1:(\d+)/.exec(platform.output)?.[1]);
+    assert.ok(tlsPort > 0, `aloft up names its TLS port: ${platform.output}`);
+    const session = connect(`https://127.0.0.1:${tlsPort}`, { servername: 'hello.localhost', rejectUnauthorized: false });
+    try {
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({ ':path': '/', ':authority': 'hello.localhost' });
+        let body = '';
+        let status = 0;
+        stream.on('response', (headers) => (status = Number(headers[':status'])));
+        stream.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        stream.on('end', () => resolve({ status, body }));
+        stream.on('error', reject);
+        stream.end();
+      });
+      assert.equal(status, 200);
+      assert.match(body, new RegExp(machine.id));
+      const cert = (session.socket as TLSSocket).getPeerCertificate();
+      assert.match(cert.subjectaltname ?? '', /DNS:hello\.localhost/);
+      assert.equal(session.alpnProtocol, 'h2');
+    } finally {
+      session.close();
+    }
   });
 
   test('the CLI lists the Machine, human and JSON', () => {

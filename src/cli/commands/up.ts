@@ -33,11 +33,13 @@ export function upCommand(program: Command): void {
     .option('--ipv4-subnet <cidr>', "the host-local IPv4 subnet for Machines", defaults.ipv4Subnet)
     .option('--host-number <n>', "this host's number in 6PN addresses", (v) => Number(v), defaults.hostNumber)
     .option('--guest-cache <dir>', 'where the microVM guest kernel and initramfs are cached (or ALOFT_GUEST_CACHE)', defaults.guestCacheDir)
+    .option('--tls-port <port>', "the proxy's TLS port: https and HTTP/2, a certificate per app (0: any free one)", (v) => Number(v), defaults.tlsPort ?? 8443)
+    .option('--no-tls', 'no TLS port')
     .option('--autostop-interval <duration>', 'how often the proxy stops idle excess Machines ("5m", "30s", "500ms"; 0: never)', parseInterval, defaults.autostopIntervalMs)
     .option('--no-example', 'do not deploy the example app')
-    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; guestCache: string; example: boolean; autostopInterval: number }) => {
-      const { guestCache, autostopInterval, ...rest } = opts;
-      const settings = checkSettings({ ...defaults, ...rest, guestCacheDir: guestCache, autostopIntervalMs: autostopInterval });
+    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; guestCache: string; example: boolean; autostopInterval: number; tlsPort: number; tls: boolean }) => {
+      const { guestCache, autostopInterval, tls, tlsPort, ...rest } = opts;
+      const settings = checkSettings({ ...defaults, ...rest, guestCacheDir: guestCache, autostopIntervalMs: autostopInterval, tlsPort: tls ? tlsPort : null });
       installMissingTools(requiredTools(settings.runtime), say);
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
       const platform = await startEmbeddedPlatform(settings, log);
@@ -60,7 +62,7 @@ export function upCommand(program: Command): void {
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-      say(`aloft is up: API ${platform.apiUrl} (token in ${settings.dataDir}/api-token), proxy ${platform.proxyUrl}, registry ${platform.registryUrl}, runtime ${settings.runtime}`);
+      say(`aloft is up: API ${platform.apiUrl} (token in ${settings.dataDir}/api-token), proxy ${platform.proxyUrl}${platform.proxyTlsUrl ? ` and ${platform.proxyTlsUrl}` : ''}, registry ${platform.registryUrl}, runtime ${settings.runtime}`);
       if (!opts.example) return;
       try {
         const client = new ApiClient({ baseUrl: platform.apiUrl, token: platform.token });
