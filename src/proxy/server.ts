@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../lib/clock.ts';
-import { AloftError, invalidField } from '../lib/errors.ts';
+import { invalidField } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { answer } from './answers.ts';
 import { compose, type Step } from './compose.ts';
@@ -22,6 +22,7 @@ import { bodyIdleStep, headerGuardStep, rateLimitStep } from './steps/guards.ts'
 import { replayStep, type ReplaySettings } from './steps/replay.ts';
 import { forceHttpsStep } from './steps/force-https.ts';
 import { createEdgeListeners, type EdgePorts, type TlsOptions } from './listeners/edge-listeners.ts';
+import { listenOn } from './listeners/listen.ts';
 import type { TcpService } from './tcp/tcp-listener.ts';
 import { Autostarter } from './autoscale/autostart.ts';
 import { Autostopper } from './autoscale/autostop.ts';
@@ -238,23 +239,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     handle,
     async listen() {
       await table.start();
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: NodeJS.ErrnoException): void => {
-          server.off('listening', onListening);
-          const message =
-            err.code === 'EADDRINUSE'
-              ? `Cannot start proxy as '${host}:${port}' must be a free address: it is in use`
-              : `Cannot start proxy on '${host}:${port}': ${err.message}`;
-          reject(new AloftError(err.code === 'EADDRINUSE' ? 'ALREADY_RUNNING' : 'INTERNAL', message, { cause: err }));
-        };
-        const onListening = (): void => {
-          server.off('error', onError);
-          resolve();
-        };
-        server.once('error', onError);
-        server.once('listening', onListening);
-        server.listen(port, host);
-      }).catch((err: unknown) => {
+      await listenOn(server, port, host, 'HTTP port').catch((err: unknown) => {
         table.stop();
         health.close();
         throw err;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +16,7 @@ import { fakeImages } from '../../src/api/testing/fake-images.ts';
 import { Scheduler } from '../../src/scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../src/store/index.ts';
 import { fails, runAloft, type Run } from './cli-runner.ts';
+import { appendLogLines } from '../../src/agent/logs/testing.ts';
 
 const OPERATOR = 'cli-logs-operator-token';
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
@@ -31,19 +32,7 @@ describe('aloft machine logs', () => {
   const aloft = (args: string[]): Promise<Run> => runAloft(args, env());
 
   /** Appends lines to the Machine's log and resolves once they are read. */
-  const write = async (...lines: string[]): Promise<void> => {
-    const seen = new Promise<void>((resolve) => {
-      let left = lines.length;
-      const unsubscribe = logs.subscribe(id, () => {
-        if (--left === 0) {
-          unsubscribe();
-          resolve();
-        }
-      });
-    });
-    await appendFile(file, lines.map((l) => `${l}\n`).join(''));
-    await seen;
-  };
+  const write = (...lines: string[]): Promise<void> => appendLogLines(logs, id, file, lines);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'aloft-cli-logs-'));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +9,7 @@ import { Scheduler } from '../../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../store/index.ts';
 import { createApiApp, listenApi } from '../server.ts';
 import { fakeImages as images } from '../testing/fake-images.ts';
+import { appendLogLines } from '../../agent/logs/testing.ts';
 
 const TOKEN = 'test-token';
 
@@ -83,19 +84,7 @@ describe('GET /v1/apps/:app/machines/:id/logs', () => {
     return { status: response.status, body: (await response.json()) as unknown };
   };
   /** Appends lines to the Machine's log file and resolves once the follower has read them. */
-  const write = async (...lines: string[]): Promise<void> => {
-    const seen = new Promise<void>((resolve) => {
-      let left = lines.length;
-      const unsubscribe = logs.subscribe(id, () => {
-        if (--left === 0) {
-          unsubscribe();
-          resolve();
-        }
-      });
-    });
-    await appendFile(file, lines.map((l) => `${l}\n`).join(''));
-    await seen;
-  };
+  const write = (...lines: string[]): Promise<void> => appendLogLines(logs, id, file, lines);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'aloft-logs-api-'));
