@@ -25,5 +25,7 @@ export function helloMachineConfig(imagePath: string): MachineConfig {
     ],
     restart: { policy: 'on-failure', max_retries: 10 },
     stop_config: { signal: 'SIGTERM', timeout: '5s' },
+    // As every Machine made from an app config: its process group (deploys look for it).
+    metadata: { fly_process_group: 'app' },
   };
 }

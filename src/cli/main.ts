@@ -11,6 +11,7 @@ import { upCommand } from './commands/up.ts';
 import { registryCommand } from './commands/registry.ts';
 import { imagesCommand } from './commands/images.ts';
 import { volumesCommand } from './commands/volumes.ts';
+import { configCommand } from './commands/config.ts';
 import { sayError } from './output.ts';
 
 /**
@@ -33,6 +34,7 @@ orgsCommand(program);
 tokensCommand(program);
 statusCommand(program);
 volumesCommand(program);
+configCommand(program);
 registryCommand(program);
 imagesCommand(program);
 

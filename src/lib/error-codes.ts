@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   // request validation (the edges: HTTP, CLI, config files)
   INVALID_ARGUMENT: { status: 400, kind: 'user', summary: 'a field failed validation' },
   MALFORMED_JSON: { status: 400, kind: 'user', summary: 'the request body is not valid JSON' },
+  CONFIG_INVALID: { status: 400, kind: 'user', summary: 'an app config file (fly.toml, aloft.toml) is not valid TOML or a value breaks its rule; the message names file, line and key' },
   UNAUTHORIZED: { status: 401, kind: 'user', summary: 'missing or wrong bearer token' },
   NOT_FOUND: { status: 404, kind: 'user', summary: 'no such route' },
   FORBIDDEN: { status: 403, kind: 'user', summary: "the token's scope does not allow this (read-only, another app, or not the operator)" },
