@@ -18,6 +18,13 @@ import { sayError } from './output.ts';
  * The `aloft` command. It talks to the platform only through the API. Errors are one
  * line on stderr and exit code 1; a stack trace is printed only with ALOFT_DEBUG=1.
  */
+// `aloft … | head` closes the pipe before we are done writing: that is the reader
+// having read enough, not an error worth a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('aloft')
   .description('run apps as Machines on servers you own')
   .version('0.1.0')

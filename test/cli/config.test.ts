@@ -4,6 +4,7 @@
  * or bad TOML is one line on stderr and exit 1. No platform is needed.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,4 +88,13 @@ describe('aloft config', () => {
     assert.match(run.stdout, /^Machine config of process group 'worker':$/m);
     assert.match(run.stdout, /"image": "<built by aloft deploy>"/);
   });
+});
+
+// Regression: `aloft config show | head` crashed with an unhandled EPIPE stack trace.
+test('output piped into head that stops reading early: exit 0, no stack trace', () => {
+  const bin = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
+  const corpus = join(import.meta.dirname, '..', '..', '..', 'shared', 'corpus', 'fly-toml', '056.toml');
+  const run = spawnSync('bash', ['-c', `"${process.execPath}" "${bin}" config show -c "${corpus}" | head -n 1 >/dev/null; exit "\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.doesNotMatch(run.stderr, /EPIPE|at /);
 });
