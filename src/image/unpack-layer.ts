@@ -252,6 +252,17 @@ class LayerState {
    * created when `create`, else the walk reports false.
    */
   private async ensureParents(parents: string[], entryName: string, create: boolean): Promise<boolean> {
+    // Fast path for the common case (a sibling of the last entry): ancestors are verified
+    // root-first and forgotten all at once (forgetUnder), so a verified parent means all
+    // of its ancestors are too, and one Set lookup stands for the whole walk.
+    if (parents.length > 0) {
+      const parentRel = parents.join('/');
+      if (this.verified.has(parentRel)) {
+        const parentPath = join(this.root, parentRel);
+        if (!this.dirTimes.has(parentPath)) await this.rememberTime(parentPath);
+        return true;
+      }
+    }
     let path = this.root;
     let rel = '';
     for (const part of parents) {
@@ -277,7 +288,7 @@ class LayerState {
     }
     // The immediate parent (checked above) is about to change: keep its mtime, as umoci
     // restores it after each entry.
-    await this.rememberTime(path);
+    if (!this.dirTimes.has(path)) await this.rememberTime(path);
     return true;
   }
 
