@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { exitStatusFromCode, signalNumber } from './exit-status.ts';
+import { exitStatusFromCode, requireSignalNumber, signalNumber } from './exit-status.ts';
 
 describe('exit-status', () => {
   it('keeps ordinary exit codes', () => {
@@ -21,5 +21,10 @@ describe('exit-status', () => {
     assert.equal(signalNumber('9'), 9);
     assert.equal(signalNumber('SIGNOPE'), undefined);
     assert.equal(signalNumber('999'), undefined);
+  });
+
+  it('refuses an unknown signal for a machine, naming the field and the value', () => {
+    assert.equal(requireSignalNumber('SIGUSR1'), 10);
+    assert.throws(() => requireSignalNumber('SIGNOPE'), /Cannot signal machine as 'signal' must be a signal name like SIGTERM: got "?SIGNOPE"?/);
   });
 });

@@ -1,3 +1,4 @@
+import { invalidField } from '../lib/errors.ts';
 import { constants } from 'node:os';
 import type { ExitStatus } from './driver.ts';
 
@@ -24,4 +25,11 @@ export function signalNumber(signal: string): number | undefined {
   }
   const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
   return (constants.signals as Record<string, number | undefined>)[name];
+}
+
+/** The number of a signal a user named for `signal machine`; INVALID_ARGUMENT otherwise. */
+export function requireSignalNumber(signal: string): number {
+  const number = signalNumber(signal);
+  if (number === undefined) throw invalidField('signal machine', 'signal', 'a signal name like SIGTERM', signal);
+  return number;
 }

@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../lib/log.ts';
 import type { Driver, DriverStatus, ExitStatus, RunSpec, SuspendOutcome } from './driver.ts';
 import type { ExecRequest, ExecResult, ProcessInfo } from './exec-types.ts';
 import { parseRunscPs, readHostProcess } from './oci-ps.ts';
-import { signalNumber } from './exit-status.ts';
+import { requireSignalNumber } from './exit-status.ts';
 import { writeBundle, type OciRuntime } from './oci-bundle.ts';
 import { checkpointCommandLine, needsEth0Restore, restoreCommandLine, runCommandLine, type RunCommandInput, type RunscNetwork } from './oci-commands.ts';
 import { parseTcpActivity, readJson, removeFiles, suspendFiles, whyNotQuiet, writeJson, type RunFacts } from './oci-checkpoint.ts';
@@ -181,8 +181,7 @@ export class OciDriver implements Driver {
 
   async signal(machineId: string, signal: string): Promise<void> {
     const id = checkId(machineId);
-    const number = signalNumber(signal);
-    if (number === undefined) throw invalidField('signal machine', 'signal', 'a signal name like SIGTERM', signal);
+    const number = requireSignalNumber(signal);
     await mustRun(this.#run, this.name, ['--root', this.#stateRoot, 'kill', id, String(number)], QUICK_COMMAND);
   }
 

@@ -15,7 +15,7 @@ import { GUEST_PORT_NAME, type GuestMessage } from '../../guest/protocol.ts';
 import type { RunConfig } from '../../guest/run-config.ts';
 import type { Driver, DriverStatus, ExitStatus, RunSpec, SuspendOutcome } from '../driver.ts';
 import type { ExecRequest, ExecResult, ProcessInfo } from '../exec-types.ts';
-import { exitStatusFromCode, signalNumber } from '../exit-status.ts';
+import { exitStatusFromCode, requireSignalNumber } from '../exit-status.ts';
 import { placeFiles } from '../rootfs-files.ts';
 import { detectAccel } from './accel.ts';
 import { GuestChannel } from './guest-channel.ts';
@@ -195,8 +195,7 @@ export class MicrovmDriver implements Driver {
 
   async signal(machineId: string, signal: string): Promise<void> {
     const id = checkId(machineId);
-    const number = signalNumber(signal);
-    if (number === undefined) throw invalidField('signal machine', 'signal', 'a signal name like SIGTERM', signal);
+    const number = requireSignalNumber(signal);
     const channel = await this.#liveChannel(id);
     const reply = await channel.request((rid) => ({ type: 'signal', id: rid, signal: number }), 10_000);
     if (reply.type === 'error') throw new AloftError('RUNTIME_FAILED', `Cannot signal machine ${id}: ${reply.message}`);
