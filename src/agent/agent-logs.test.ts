@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { machineEvent, type MachineState } from '../model/index.ts';
-import { openSqliteStore, type Store } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
 import { Agent } from './agent.ts';
 import { MachineLogs } from './logs/index.ts';
 import type { AgentImages } from './ports.ts';
 import { FakeDriver, FakeWorld } from './testing/fake-driver.ts';
-import { fakeNetwork, reachState, TEST_HOST, testMachine } from './testing/fixtures.ts';
+import { fakeNetwork, openAgentTestStore, reachState, TEST_HOST, testMachine } from './testing/fixtures.ts';
 
 describe('Agent: machine logs', () => {
   let store: Store;
@@ -60,8 +60,7 @@ describe('Agent: machine logs', () => {
   };
 
   beforeEach(async () => {
-    store = await openSqliteStore({ path: ':memory:' });
-    await store.createApp({ id: 'a1', name: 'web', orgSlug: 'personal', network: 1, status: 'pending', createdAt: Date.now() });
+    store = await openAgentTestStore();
     world = new FakeWorld();
     dataDir = await mkdtemp(join(tmpdir(), 'aloft-agent-logs-'));
     agents = [];

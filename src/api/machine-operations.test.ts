@@ -2,11 +2,11 @@ import { AloftError } from '../lib/errors.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { machineEvent, type MachineState } from '../model/index.ts';
-import { Scheduler } from '../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import type { HostControl } from '../agent/host-control.ts';
 import { createApiApp } from './server.ts';
 import { fakeImages as images } from './testing/fake-images.ts';
+import { singleHostScheduler } from '../scheduler/testing.ts';
 
 const TOKEN = 'test-token';
 
@@ -81,7 +81,7 @@ describe('Machines API: machine operations', () => {
       images,
       hostControl: host,
       rateLimits: false,
-      scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]),
+      scheduler: singleHostScheduler(),
       token: TOKEN,
     });
     assert.equal((await call('POST', '/apps', { app_name: 'ops' })).status, 201);
@@ -230,7 +230,7 @@ describe('Machines API: machine operations', () => {
   });
 
   test('without a way to the host, signal, exec and ps answer 503', async () => {
-    const bare = createApiApp({ store, images, rateLimits: false, scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]), token: TOKEN });
+    const bare = createApiApp({ store, images, rateLimits: false, scheduler: singleHostScheduler(), token: TOKEN });
     const id = await machineIn('started');
     const response = await bare.request(`/v1/apps/ops/machines/${id}/ps`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(response.status, 503);

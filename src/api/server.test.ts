@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { machineEvent } from '../model/index.ts';
-import { Scheduler } from '../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import { createApiApp } from './server.ts';
 import { fakeImages as images } from './testing/fake-images.ts';
+import { singleHostScheduler } from '../scheduler/testing.ts';
 
 const TOKEN = 'test-token';
 
@@ -30,7 +30,7 @@ describe('Machines API', () => {
 
   before(async () => {
     store = await openSqliteStore({ path: ':memory:' });
-    app = createApiApp({ store, images, scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]), token: TOKEN });
+    app = createApiApp({ store, images, scheduler: singleHostScheduler(), token: TOKEN });
   });
   after(() => store.close());
 
@@ -147,7 +147,7 @@ describe('Machines API', () => {
     const crowded = createApiApp({
       store,
       images,
-      scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]),
+      scheduler: singleHostScheduler(),
       token: TOKEN,
       machineNames: () => names.shift() ?? 'spare-name',
     });

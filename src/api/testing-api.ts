@@ -1,8 +1,8 @@
 import type { Clock } from '../lib/clock.ts';
-import { Scheduler } from '../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
 import { createApiApp } from './server.ts';
 import { fakeImages as images } from './testing/fake-images.ts';
+import { singleHostScheduler } from '../scheduler/testing.ts';
 
 /** The operator's token in in-process API tests. */
 export const OPERATOR_TOKEN = 'operator-token';
@@ -21,7 +21,7 @@ export function testApi(store: Store, clock: Clock) {
   const app = createApiApp({
     store,
     images,
-    scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]),
+    scheduler: singleHostScheduler(),
     token: OPERATOR_TOKEN,
     rateLimits: false,
     clock,

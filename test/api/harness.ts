@@ -5,17 +5,18 @@
  */
 import type { Hono } from 'hono';
 import { machineEvent } from '../../src/model/index.ts';
-import { Scheduler } from '../../src/scheduler/index.ts';
+import type { Scheduler } from '../../src/scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../src/store/index.ts';
 import { createApiApp, type ApiDeps } from '../../src/api/server.ts';
 
 export const TOKEN = 'test-token';
 
 import { fakeImages } from '../../src/api/testing/fake-images.ts';
+import { singleHostScheduler } from '../../src/scheduler/testing.ts';
 
 export { fakeImages };
 
-export const oneHost = (): Scheduler => new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]);
+export const oneHost = (): Scheduler => singleHostScheduler();
 
 export interface Answer {
   status: number;

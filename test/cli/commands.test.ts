@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createApiApp, listenApi } from '../../src/api/index.ts';
 import { fakeImages } from '../../src/api/testing/fake-images.ts';
-import { Scheduler } from '../../src/scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../src/store/index.ts';
 import { fails, json, runAloft, type Run } from './cli-runner.ts';
+import { singleHostScheduler } from '../../src/scheduler/testing.ts';
 
 const OPERATOR = 'cli-test-operator-token';
 
@@ -24,7 +24,7 @@ describe('the aloft CLI against a live API', () => {
 
   before(async () => {
     store = await openSqliteStore({ path: ':memory:' });
-    const scheduler = new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]);
+    const scheduler = singleHostScheduler();
     api = await listenApi(createApiApp({ store, images: fakeImages, scheduler, token: OPERATOR, rateLimits: false }), { host: '127.0.0.1', port: 0 });
   });
   after(async () => {

@@ -13,10 +13,10 @@ import { after, before, describe, test } from 'node:test';
 import { LocalHostControl, MachineLogs } from '../../src/agent/index.ts';
 import { createApiApp, listenApi } from '../../src/api/index.ts';
 import { fakeImages } from '../../src/api/testing/fake-images.ts';
-import { Scheduler } from '../../src/scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../src/store/index.ts';
 import { fails, runAloft, type Run } from './cli-runner.ts';
 import { appendLogLines } from '../../src/agent/logs/testing.ts';
+import { singleHostScheduler } from '../../src/scheduler/testing.ts';
 
 const OPERATOR = 'cli-logs-operator-token';
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
@@ -39,7 +39,7 @@ describe('aloft machine logs', () => {
     file = join(dir, 'machine.log');
     logs = new MachineLogs({ pollMs: 50 });
     store = await openSqliteStore({ path: ':memory:' });
-    const scheduler = new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]);
+    const scheduler = singleHostScheduler();
     const none = () => Promise.reject(new Error('not in this test'));
     const hostControl = new LocalHostControl('h1', { signal: none, exec: none, ps: none }, logs);
     api = await listenApi(createApiApp({ store, images: fakeImages, scheduler, token: OPERATOR, rateLimits: false, hostControl }), { host: '127.0.0.1', port: 0 });

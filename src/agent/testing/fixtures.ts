@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Machine, MachineAddresses, MachineConfig, MachineState } from '../../model/index.ts';
 import type { HostNetwork } from '../../net/host-network.ts';
 import type { HostInfo } from '../../scheduler/index.ts';
+import { openSqliteStore } from '../../store/index.ts';
 import type { Store } from '../../store/store.ts';
 
 /** The one host of the agent's unit tests. */
@@ -55,4 +56,11 @@ export function testMachine(state: MachineState, config: Partial<MachineConfig> 
     createdAt: now,
     updatedAt: now,
   };
+}
+
+/** For agent tests: an in-memory store holding the app `web` (id a1) that testMachine's Machines belong to. */
+export async function openAgentTestStore(): Promise<Store> {
+  const store = await openSqliteStore({ path: ':memory:' });
+  await store.createApp({ id: 'a1', name: 'web', orgSlug: 'personal', network: 1, status: 'pending', createdAt: Date.now() });
+  return store;
 }

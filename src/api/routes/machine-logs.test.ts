@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LocalHostControl, type HostControl, type MachineTarget } from '../../agent/host-control.ts';
 import { MachineLogs, type LogReadOptions, type MachineLogLine } from '../../agent/logs/index.ts';
-import { Scheduler } from '../../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../../store/index.ts';
 import { createApiApp, listenApi } from '../server.ts';
 import { fakeImages as images } from '../testing/fake-images.ts';
 import { appendLogLines } from '../../agent/logs/testing.ts';
+import { singleHostScheduler } from '../../scheduler/testing.ts';
 
 const TOKEN = 'test-token';
 
@@ -97,7 +97,7 @@ describe('GET /v1/apps/:app/machines/:id/logs', () => {
       images,
       hostControl: host,
       rateLimits: false,
-      scheduler: new Scheduler([{ id: 'h1', region: 'local', number: 1, ipv4Subnet: '172.19.0.0/16', drivers: ['runsc'] }]),
+      scheduler: singleHostScheduler(),
       token: TOKEN,
     });
     assert.equal((await app.request('/v1/apps', { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ app_name: 'web' }) })).status, 201);
