@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ManualClock } from '../../lib/clock.ts';
 import { toRouteEntry, type RouteEntry } from '../route-entry.ts';
 import { fakeMachine, startBackend } from '../testing/fixtures.ts';
-import { healthChecksOf } from './check-spec.ts';
+import { healthChecksOf } from '../../health/index.ts';
 import { HealthChecker, type Probe } from './health-checker.ts';
 
 /** A route entry whose HTTP service at `port` has `checks` (Machines API shape). */

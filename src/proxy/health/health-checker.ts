@@ -1,8 +1,7 @@
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import type { RouteEntry } from '../route-entry.ts';
-import type { HealthCheckSpec } from './check-spec.ts';
-import { probe as realProbe, type ProbeResult } from './probe.ts';
+import { probe as realProbe, type HealthCheckSpec, type ProbeResult } from '../../health/index.ts';
 
 /** Runs one check once; injectable so tests can count or hold probes. */
 export type Probe = (host: string, check: HealthCheckSpec, signal: AbortSignal) => Promise<ProbeResult>;
