@@ -14,6 +14,8 @@ import type { AgentVolumes } from './volumes/machine-volumes.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { restartDecision } from './restart-policy.ts';
 import { MachineLogs } from './logs/index.ts';
+import type { MachineSecrets } from '../secrets/machine-secrets.ts';
+import { CheckRunner, initialCheckStatuses } from './checks/index.ts';
 
 /** Backoff of failed reconciles: 0.5 s, 1 s, 2 s… up to 30 s between tries. */
 const RETRY_BASE_MS = 500;
@@ -36,6 +38,10 @@ export interface AgentOptions {
    * without it the agent makes its own and closes it when it stops.
    */
   logs?: MachineLogs;
+  /** How the Machines' health checks run (src/agent/checks); `false` runs none. */
+  checks?: false | { maxConcurrent?: number };
+  /** Opens the app's secrets for a Machine's environment at each boot; without it Machines get none. */
+  secrets?: MachineSecrets;
 }
 
 /**
@@ -61,6 +67,7 @@ export class Agent {
   #stopping = false;
   readonly #logs: MachineLogs;
   readonly #ownsLogs: boolean;
+  #checks: CheckRunner | undefined;
 
   constructor(options: AgentOptions) {
     this.#o = options;
@@ -95,6 +102,10 @@ export class Agent {
     await this.#removeOrphans(new Set(machines.map((m) => m.id)));
     await Promise.all(machines.map((m) => this.#queue.schedule(m.id)));
     await this.#resumeAfterShutdown();
+    if (this.#o.checks !== false) {
+      this.#checks = new CheckRunner({ store, hostId: host.id, log: this.#log, ...(this.#o.checks ?? {}) });
+      await this.#checks.start();
+    }
     this.#log.info({ machines: machines.length }, 'agent started');
   }
 
@@ -105,6 +116,7 @@ export class Agent {
   async stop(options: { stopMachines: boolean }): Promise<void> {
     this.#stopping = true;
     this.#unwatch?.();
+    await this.#checks?.stop();
     for (const { timer } of this.#retries.values()) clearTimeout(timer);
     this.#retries.clear();
     await this.#queue.idle();
@@ -244,7 +256,9 @@ export class Agent {
       const { netnsPath } = machine.addresses ? await network.attach(machine.id, machine.addresses) : { netnsPath: null };
       const mounts = (await this.#o.volumes?.attach(machine)) ?? [];
       const rootDisk = machine.config.guest?.driver === 'microvm' && images.ext4Image ? await images.ext4Image(machine.imageRef.digest) : undefined;
-      const spec = buildRunSpec({ machine, image: imageConfig, user, rootfs, machineDir, netnsPath, mounts, ...(rootDisk ? { rootDisk } : {}) });
+      // Read at every boot, so a restart picks up what was set since (staged or not).
+      const secrets = (await this.#o.secrets?.envFor(machine)) ?? {};
+      const spec = buildRunSpec({ machine, image: imageConfig, user, rootfs, machineDir, netnsPath, mounts, secrets, ...(rootDisk ? { rootDisk } : {}) });
       await mkdir(spec.workDir, { recursive: true });
       // Before the start, from the file's end: the new run's first lines are not missed.
       await this.#followLogs(machine);
@@ -294,7 +308,8 @@ export class Agent {
   async #recordStarted(machine: Machine, from: MachineState = 'starting', how?: string): Promise<void> {
     try {
       await this.#o.store.updateMachine(machine.id, {
-        patch: { state: 'started' },
+        // Each run starts its checks afresh, in the same write: no status of an earlier run is read as this one's.
+        patch: { state: 'started', checks: initialCheckStatuses(machine.config, Date.now()) },
         expectState: [from],
         events: [machineEvent('start', 'started', 'flyd', from === 'starting' && how === undefined ? undefined : { after: from, ...(how ? { how } : {}) })],
       });

@@ -25,14 +25,19 @@ export function machineArgs(machine: Machine, image: ImageConfig): string[] {
   return args;
 }
 
-/** The environment Fly gives every Machine (PLATFORM.md), over the image's and the config's. */
-export function machineEnv(machine: Machine, image: ImageConfig): Record<string, string> {
+/**
+ * The environment Fly gives every Machine (PLATFORM.md): the image's, then the config's,
+ * then the app's `secrets` (secrets win over env, as on Fly), then the platform's FLY_*
+ * variables, which nothing overrides.
+ */
+export function machineEnv(machine: Machine, image: ImageConfig, secrets: Readonly<Record<string, string>> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of image.env) {
     const eq = entry.indexOf('=');
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   Object.assign(env, machine.config.env ?? {});
+  Object.assign(env, secrets);
   const memory = machine.config.guest?.memory_mb ?? DEFAULT_GUEST.memory_mb;
   const ref = machine.imageRef;
   Object.assign(env, {
@@ -74,6 +79,8 @@ export function buildRunSpec(options: {
   mounts?: VolumeMount[];
   /** The image's cached ext4 root (AgentImages.ext4Image), for drivers that boot a disk. */
   rootDisk?: string;
+  /** The app's secrets, opened (MachineSecrets.envFor). */
+  secrets?: Readonly<Record<string, string>>;
 }): RunSpec {
   const { machine, image } = options;
   const guest = machine.config.guest ?? {};
@@ -86,7 +93,7 @@ export function buildRunSpec(options: {
     hostname: machine.id,
     process: {
       args: machineArgs(machine, image),
-      env: machineEnv(machine, image),
+      env: machineEnv(machine, image, options.secrets),
       cwd: image.workingDir || '/',
       uid: options.user.uid,
       gid: options.user.gid,

@@ -1,4 +1,4 @@
-import type { App, Machine, MachineEvent } from '../model/index.ts';
+import type { App, Machine, MachineCheckStatus, MachineEvent } from '../model/index.ts';
 
 /** A Machine in Fly's `Machine` response shape (fly-machines-openapi.yaml). */
 export function renderMachine(machine: Machine, events: MachineEvent[] = []): Record<string, unknown> {
@@ -14,9 +14,14 @@ export function renderMachine(machine: Machine, events: MachineEvent[] = []): Re
     created_at: new Date(machine.createdAt).toISOString(),
     updated_at: new Date(machine.updatedAt).toISOString(),
     events: events.map(renderEvent),
-    checks: [],
+    checks: (machine.checks ?? []).map(renderCheck),
     host_status: 'ok',
   };
+}
+
+/** A check's status in Fly's `CheckStatus` shape. */
+export function renderCheck(check: MachineCheckStatus): Record<string, unknown> {
+  return { name: check.name, status: check.status, output: check.output, updated_at: new Date(check.updatedAt).toISOString() };
 }
 
 export function renderEvent(event: MachineEvent): Record<string, unknown> {

@@ -23,6 +23,13 @@ import { VolumeOps } from './volume-ops.ts';
 import { machineActionRoutes } from './routes/machine-actions.ts';
 import { machineLogRoutes } from './routes/machine-logs.ts';
 import type { HostControl } from '../agent/host-control.ts';
+import { checksHealthGate, Deployer, type HealthGate } from '../deploy/index.ts';
+import { deployRoutes } from './routes/deploys.ts';
+import { releaseRoutes } from './routes/releases.ts';
+import { scaleRoutes } from './routes/scale.ts';
+import { ScaleOps } from './scale-ops.ts';
+import { secretRoutes } from './routes/secrets.ts';
+import { AppSecrets, RestartRollout, type SecretsRollout, type SecretVault } from '../secrets/index.ts';
 
 export interface ApiDeps {
   store: Store;
@@ -40,6 +47,12 @@ export interface ApiDeps {
   clock?: Clock;
   /** Makes names for Machines created without one (tests force clashes with it). */
   machineNames?: () => string;
+  /** What gates each deploy step (default: the agent's checks, agent/checks); tests pass fakes. */
+  healthGate?: HealthGate;
+  /** Seals app secrets (it holds the platform key); without it secrets can be listed and unset but not set. */
+  secretVault?: SecretVault;
+  /** Restarts an app's Machines after a secrets change (default: RestartRollout, one at a time). */
+  secretsRollout?: SecretsRollout;
 }
 
 /**
@@ -65,6 +78,11 @@ export function createApiApp(deps: ApiDeps): Hono {
   app.route('/v1/apps', volumeRoutes(new VolumeOps(deps)));
   app.route('/v1/apps', machineActionRoutes(deps.store, ops));
   app.route('/v1/apps', machineLogRoutes(ops, deps.hostControl));
+  const deployer = new Deployer({ store: deps.store, ops, images: deps.images, gate: deps.healthGate ?? checksHealthGate(deps.store), hostControl: deps.hostControl, clock: deps.clock, log });
+  app.route('/v1/apps', deployRoutes(deployer));
+  app.route('/v1/apps', releaseRoutes(deployer, deps.store));
+  app.route('/v1', scaleRoutes(new ScaleOps(deps), deps.scheduler));
+  app.route('/v1/apps', secretRoutes(deps.store, new AppSecrets({ store: deps.store, vault: deps.secretVault, rollout: deps.secretsRollout ?? new RestartRollout(deps.store) })));
 
   app.notFound((c) => c.json({ error: `Cannot ${c.req.method} ${c.req.path}: no such route`, code: 'NOT_FOUND' }, 404));
   app.onError((err, c) => {

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { AloftError } from '../lib/errors.ts';
 import { isVolumeId, snapshotId, volumeId } from '../lib/ids.ts';
-import { isTerminal, isVolumeGone, type Volume, type VolumeSnapshot, type VolumeSource } from '../model/index.ts';
+import { isTerminal, isVolumeGone, requireRegion, type Volume, type VolumeSnapshot, type VolumeSource } from '../model/index.ts';
 import type { Scheduler, HostInfo } from '../scheduler/index.ts';
 import type { Store } from '../store/store.ts';
 import { parseInput } from './validate.ts';
+import { requireDiskRoom } from './volume-room.ts';
 
 /** Fly's largest volume. */
 export const MAX_VOLUME_GB = 500;
@@ -19,7 +20,8 @@ export const createVolumeRequestSchema = z.looseObject({
   snapshot_retention: z.number().int().min(1).max(60).optional(),
   auto_backup_enabled: z.boolean().optional(),
   snapshot_id: z.string().optional().meta({ description: 'Restore from this snapshot (on its volume’s host).' }),
-  source_volume_id: z.string().optional().meta({ description: 'Fork this volume (a consistent copy, on its host).' }),
+  source_volume_id: z.string().optional().meta({ description: 'Fork this volume: a consistent copy, on its host unless `host` or `region` says otherwise.' }),
+  host: z.string().optional().meta({ description: "aloft: the host to put it on (e.g. a fork onto a host with free disk); default: a host of the region with room." }),
 });
 
 export const updateVolumeRequestSchema = z.looseObject({
@@ -81,6 +83,8 @@ export class VolumeOps {
         details: { field: 'size_gb' },
       });
     }
+    const from = placement.source?.kind === 'volume' ? placement.source.id : undefined;
+    await requireDiskRoom({ store: this.#store, scheduler: this.#scheduler }, { host: placement.host, neededGb: sizeGb, sizeGb, action: `create volume ${request.name} of ${sizeGb} GB`, volumeId: from });
     const now = Date.now();
     return this.#store.createVolume({
       id: volumeId(),
@@ -119,6 +123,13 @@ export class VolumeOps {
         'INVALID_ARGUMENT',
         `Cannot extend volume ${id} as 'size_gb' must be larger than its current size of ${volume.sizeGb} (volumes only grow): got ${request.size_gb}`,
         { details: { field: 'size_gb' } },
+      );
+    }
+    const host = this.#scheduler.host(volume.hostId);
+    if (host) {
+      await requireDiskRoom(
+        { store: this.#store, scheduler: this.#scheduler },
+        { host, neededGb: request.size_gb - volume.sizeGb, sizeGb: request.size_gb, action: `extend volume ${id} from ${volume.sizeGb} to ${request.size_gb} GB`, volumeId: id },
       );
     }
     const extended = await this.#store.updateVolume(volume.id, {
@@ -202,18 +213,55 @@ export class VolumeOps {
       }
       from = { field: 'source_volume_id', volume, source: { kind: 'volume', id: volume.id }, minGb: volume.sizeGb };
     }
+    if (request.region !== undefined) requireRegion(request.region, 'create volume');
+    const asked = request.host === undefined ? undefined : this.#host(request.host, request.region);
     if (from) {
-      if (request.region !== undefined && request.region !== from.volume.region) {
-        throw new AloftError('INVALID_ARGUMENT', `Cannot create volume as 'region' must be the region of its source ${from.volume.id} (${from.volume.region}): got "${request.region}"`, { details: { field: 'region' } });
+      const home = this.#scheduler.host(from.volume.hostId);
+      if (!home) throw new AloftError('INVALID_ARGUMENT', `Cannot create volume as '${from.field}' must be on a host of this platform: got one on ${from.volume.hostId}`, { details: { field: from.field } });
+      // A snapshot's file is on its volume's host; a fork is copied by the new volume's host's agent (volume-transfer.ts).
+      if (from.source.kind === 'snapshot') {
+        if ((asked && asked.id !== home.id) || (request.region !== undefined && request.region !== home.region)) {
+          throw new AloftError('INVALID_ARGUMENT', `Cannot create volume as a restore of '${from.field}' must be on the snapshot's host ${home.id} (${home.region}): got ${asked ? `host "${asked.id}"` : `region "${request.region}"`}; restore there, then fork the new volume to move it`, { details: { field: asked ? 'host' : 'region' } });
+        }
+        return { host: home, source: from.source, minGb: from.minGb };
       }
-      const host = this.#scheduler.host(from.volume.hostId);
-      if (!host) throw new AloftError('INVALID_ARGUMENT', `Cannot create volume as '${from.field}' must be on a host of this platform: got one on ${from.volume.hostId}`, { details: { field: from.field } });
+      const host = asked ?? (request.region === undefined || request.region === home.region ? home : await this.#roomyHost(appName, request.region, from.minGb));
       return { host, source: from.source, minGb: from.minGb };
     }
-    const regions = [...new Set(this.#scheduler.hosts().map((h) => h.region))];
+    const regions = this.#scheduler.regions();
     if (request.region !== undefined && !regions.includes(request.region)) {
       throw new AloftError('INVALID_ARGUMENT', `Cannot create volume as 'region' must be one of this platform's regions (${regions.join(', ')}): got "${request.region}"`, { details: { field: 'region' } });
     }
-    return { host: this.#scheduler.place({ region: request.region }), source: null, minGb: 1 };
+    return { host: asked ?? (await this.#roomyHost(appName, request.region, request.size_gb ?? 1)), source: null, minGb: 1 };
+  }
+
+  /** The host named by `host`, which must exist and be in `region` when both are given. */
+  #host(id: string, region: string | undefined): HostInfo {
+    const host = this.#scheduler.host(id);
+    if (!host) {
+      const ids = this.#scheduler.hosts().map((h) => h.id).join(', ');
+      throw new AloftError('INVALID_ARGUMENT', `Cannot create volume as 'host' must be one of this platform's hosts (${ids}): got "${id}"`, { details: { field: 'host' } });
+    }
+    if (region !== undefined && host.region !== region) {
+      throw new AloftError('INVALID_ARGUMENT', `Cannot create volume as 'host' must be in 'region' ${region}: got "${id}", which is in ${host.region}`, { details: { field: 'host' } });
+    }
+    return host;
+  }
+
+  /**
+   * A host of the region (any region when not given) with `sizeGb` of disk free, away
+   * from the app's other volumes where it can be (so a group's volumes do not share
+   * one host's fate); CAPACITY_EXHAUSTED when none has room.
+   */
+  async #roomyHost(appName: string, region: string | undefined, sizeGb: number): Promise<HostInfo> {
+    const existing = (await this.#store.listVolumes({ appName })).map((v) => ({ hostId: v.hostId, region: v.region }));
+    const [host] = await this.#scheduler.spread(this.#store, {
+      existing,
+      count: 1,
+      demand: { cpus: 0, memoryMb: 0, diskGb: sizeGb, gpus: 0 },
+      regions: region === undefined ? undefined : [region],
+      what: `volume of ${sizeGb} GB`,
+    });
+    return host!;
   }
 }

@@ -80,6 +80,8 @@ export interface MachineView {
   created_at: string;
   updated_at: string;
   events: { type: string; status: string; source: string; timestamp: number; request?: Record<string, unknown> }[];
+  /** The latest status of each health check (Fly's CheckStatus); absent from older servers. */
+  checks?: { name: string; status: string; output: string; updated_at: string }[];
 }
 
 export interface AppView {

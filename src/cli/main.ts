@@ -9,9 +9,16 @@ import { tokensCommand } from './commands/tokens.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { registryCommand } from './commands/registry.ts';
+import { dnsCommand } from './commands/dns.ts';
 import { imagesCommand } from './commands/images.ts';
 import { volumesCommand } from './commands/volumes.ts';
 import { configCommand } from './commands/config.ts';
+import { secretsCommand } from './commands/secrets.ts';
+import { scaleCommand } from './commands/scale.ts';
+import { regionsCommand } from './commands/regions.ts';
+import { launchCommand } from './commands/launch.ts';
+import { deployCommand } from './commands/deploy.ts';
+import { releasesCommand } from './commands/releases.ts';
 import { sayError } from './output.ts';
 
 /**
@@ -42,8 +49,15 @@ tokensCommand(program);
 statusCommand(program);
 volumesCommand(program);
 configCommand(program);
+secretsCommand(program);
 registryCommand(program);
+dnsCommand(program);
 imagesCommand(program);
+deployCommand(program);
+releasesCommand(program);
+scaleCommand(program);
+regionsCommand(program);
+launchCommand(program);
 
 try {
   await program.parseAsync(process.argv);

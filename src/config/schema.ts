@@ -193,6 +193,8 @@ export const deploySchema = z.object({
   wait_timeout: durationValue.optional(),
   release_command: stringValue.optional(),
   release_command_timeout: durationValue.optional(),
+  /** aloft's addition: a rolling deploy that fails its checks redeploys the previous successful release. */
+  auto_rollback: boolValue.optional(),
 });
 
 export const experimentalSchema = z.object({

@@ -46,6 +46,26 @@ export const ERROR_CODES = {
   VOLUME_IN_USE: { status: 409, kind: 'user', summary: 'a machine that is not destroyed mounts the volume' },
   VOLUME_ILLEGAL_STATE: { status: 412, kind: 'user', summary: 'the volume cannot do that in its current state' },
   VOLUME_FAILED: { status: 500, kind: 'system', summary: 'a volume operation on the host disk failed' },
+  VOLUME_HOST_FULL: { status: 412, kind: 'user', summary: "the volume's host has too little free disk for it (create or extend); the message names the host and its free space and offers a fork to another host" },
+
+  // regions, placement and scaling
+  REGION_UNKNOWN: { status: 400, kind: 'user', summary: "the region code is not in 'aloft regions list'; the message suggests the nearest one" },
+  CAPACITY_EXHAUSTED: { status: 412, kind: 'user', summary: 'no host (of the region asked) has enough free cpus, memory, disk or GPUs for the machines asked; the message names the resource and where' },
+  SCALE_IMAGE_MOVED: { status: 409, kind: 'user', summary: "a machine's image tag now names another digest than the one it runs; a scale never changes images, so deploy first" },
+  SCALE_NOTHING_TO_CLONE: { status: 412, kind: 'user', summary: 'scale count needs one machine of the process group to copy, and the group has none' },
+
+  // deploys and releases (src/deploy)
+  DEPLOY_FAILED: { status: 422, kind: 'user', summary: "a deploy's rollout failed: a Machine exited, failed its checks or did not start in time; the message names it and its last log lines" },
+  DEPLOY_CONFLICT: { status: 409, kind: 'user', summary: "another deploy of the app is running, or one of its Machines is leased by someone else; the message names the holder" },
+  RELEASE_NOT_FOUND: { status: 404, kind: 'user', summary: 'the app has no release by that number (or none to roll back to)' },
+  RELEASE_COMMAND_FAILED: { status: 422, kind: 'user', summary: "the deploy's release_command exited non-zero or ran past release_command_timeout; nothing was rolled out" },
+
+  // app secrets (src/secrets)
+  SECRET_INVALID: { status: 400, kind: 'user', summary: "a secret's name breaks Fly's rule ([A-Za-z_][A-Za-z0-9_]*, not FLY_…) or its value is empty, over 64 KiB or holds a NUL byte; values are never echoed" },
+  SECRET_NOT_FOUND: { status: 404, kind: 'user', summary: 'the app has no secret by that name (to unset)' },
+  SECRETS_KEY_INVALID: { status: 500, kind: 'system', summary: "the platform's secrets key file is missing, not 32 bytes, readable by group or others, or does not open the org's data key" },
+  SECRET_DECRYPT_FAILED: { status: 500, kind: 'system', summary: 'a stored secret failed authentication: tampered with, moved between rows, or sealed under another key' },
+  SECRETS_DEPLOY_FAILED: { status: 422, kind: 'user', summary: "a Machine did not come back started after the rolling restart that applies secrets; the secrets stay staged and later Machines were left alone" },
 
   // images
   IMAGE_NOT_FOUND: { status: 400, kind: 'user', summary: 'the image reference names nothing' },
@@ -88,6 +108,10 @@ export const ERROR_CODES = {
   PROXY_FORCED_TARGET_UNAVAILABLE: { status: 503, kind: 'system', summary: 'the region or machine named by fly-force-region / fly-force-instance-id has no started, healthy machine' },
   PROXY_AUTOSTART_FAILED: { status: 503, kind: 'system', summary: 'the app had no started machine and the one the proxy started did not become started and healthy in time; retry shortly' },
 
+  // private DNS (src/dns)
+  DNS_MALFORMED: { status: 400, kind: 'user', summary: 'a DNS message is not valid RFC 1035 wire format (answered FORMERR, never crashes the server)' },
+  DNS_FAILED: { status: 500, kind: 'system', summary: 'the private DNS server could not listen or its upstream resolver could not be used' },
+
   // runtime and host
   RUNTIME_FAILED: { status: 500, kind: 'system', summary: 'the runtime driver failed' },
   RUNTIME_MISSING: { status: 500, kind: 'system', summary: 'a runtime binary is not installed' },
@@ -97,6 +121,12 @@ export const ERROR_CODES = {
   GUEST_BUILD_FAILED: { status: 500, kind: 'system', summary: 'fetching the guest kernel or building the guest init or initramfs failed' },
   GUEST_PROTOCOL: { status: 500, kind: 'system', summary: 'the guest init sent a message the host cannot read (PROTOCOL.md)' },
   NETWORK_FAILED: { status: 500, kind: 'system', summary: 'setting up machine networking failed' },
+  WIREGUARD_FAILED: { status: 500, kind: 'system', summary: "wireguard-go (the host's private-network tunnel) is missing, did not start, died, or its control socket refused a command" },
+  FIREWALL_FAILED: { status: 500, kind: 'system', summary: "nft refused or failed to apply the host's isolation rules (the aloft tables are left as they were)" },
+  BIRD_FAILED: { status: 500, kind: 'system', summary: "bird2 (the edge's and lab routers' BGP daemon) is missing, refused its config, did not start, or its control socket (birdc) refused a command" },
+  LAB_FAILED: { status: 500, kind: 'system', summary: "building, faulting or removing an 'aloft lab' world of namespaces failed (ip, socat or a lab process); the message names the step" },
+  LAB_NOT_FOUND: { status: 404, kind: 'user', summary: "no 'aloft lab' by that name is up (no /run/aloft-lab/<name>.json)" },
+  LAB_EXISTS: { status: 409, kind: 'user', summary: "an 'aloft lab' by that name is already up; 'aloft lab down' it first" },
   STORE_FAILED: { status: 500, kind: 'system', summary: 'the state store failed' },
   STORE_CONFLICT: { status: 409, kind: 'user', summary: 'the record changed since it was read; retry' },
   ALREADY_RUNNING: { status: 409, kind: 'user', summary: 'another aloft instance holds this data dir or port' },

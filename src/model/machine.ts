@@ -1,3 +1,4 @@
+import type { MachineCheckStatus } from './check-status.ts';
 import type { MachineConfig } from './machine-config.ts';
 
 /**
@@ -68,6 +69,11 @@ export interface Machine {
   addresses: MachineAddresses | null;
   /** Set while the Machine is cordoned: the proxy sends it no new traffic. Absent = false. */
   cordoned?: boolean;
+  /**
+   * The latest status of each of its health checks, written by its host's agent only
+   * when one changes; absent until the agent has run checks for it.
+   */
+  checks?: MachineCheckStatus[];
   /** Monotonic per-machine version of this record; bumps on every write. */
   version: number;
   createdAt: number;

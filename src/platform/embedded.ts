@@ -9,13 +9,14 @@ import { LinuxHostNetwork } from '../net/index.ts';
 import { createProxy } from '../proxy/index.ts';
 import { DriverSet, OciDriver } from '../runtime/index.ts';
 import { MicrovmDriver } from '../runtime/microvm/index.ts';
-import { Scheduler, type HostInfo } from '../scheduler/index.ts';
+import { Scheduler, localCapacity, type HostInfo } from '../scheduler/index.ts';
 import { openSqliteStore, type Store } from '../store/index.ts';
 import { acquireLock } from './lock.ts';
 import { hostVolumes } from '../agent/volumes/index.ts';
 import { startPlatformRegistry } from './registry.ts';
 import type { PlatformSettings } from './settings.ts';
 import { ensureToken } from './token.ts';
+import { ensurePlatformKey, platformKeyPath, SecretVault } from '../secrets/index.ts';
 
 export interface RunningPlatform {
   settings: PlatformSettings;
@@ -48,8 +49,11 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
   };
   try {
     const token = await ensureToken(settings.dataDir);
+    // Before anything listens: a bad key file stops the start with its reason.
+    const secretsKey = await ensurePlatformKey(platformKeyPath(settings.dataDir));
     const store = await openSqliteStore({ path: join(settings.dataDir, 'aloft.db') });
     cleanups.push(() => store.close());
+    const secretVault = new SecretVault(store, secretsKey);
     const host = await localHost(store, settings);
     // Machines may run images pushed to this platform's own registry, which wants a
     // token: pulls from it (its host:port, known once it listens) carry the operator's.
@@ -57,7 +61,8 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     const images = new ImageStore(join(settings.dataDir, 'images'), {
       credentials: (registryHost) => (registryHost === own.registry ? { username: 'aloft', password: token } : undefined),
     });
-    const scheduler = new Scheduler([host]);
+    // Placement (scale, volumes) measures this machine: its cores, memory, disk under the data dir, GPUs.
+    const scheduler = new Scheduler([host], { capacity: localCapacity(settings.dataDir) });
 
     // One set of drivers per agent: the microvm driver holds each VM's channel (one
     // client per socket), so signal, exec and ps go through the agent's own set.
@@ -74,7 +79,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
       },
       machineLogs,
     );
-    const api = await listenApi(createApiApp({ store, images, scheduler, token, log, hostControl }), { host: settings.apiHost, port: settings.apiPort });
+    const api = await listenApi(createApiApp({ store, images, scheduler, token, log, hostControl, secretVault }), { host: settings.apiHost, port: settings.apiPort });
     cleanups.push(() => api.close());
     const registry = await startPlatformRegistry({ dataDir: settings.dataDir, host: settings.registryHost, port: settings.registryPort, operatorToken: token, store, log });
     cleanups.push(() => registry.close());
@@ -110,6 +115,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
         },
         volumes: hostVolumes(store, host, settings.dataDir, log),
         logs: machineLogs,
+        secrets: secretVault,
       });
     let agent = makeAgent();
     await agent.start();

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { invalidField } from '../lib/errors.ts';
+import { requireRegion } from '../model/regions.ts';
 
 /** Everything the embedded platform can be told, with the defaults of `aloft up`. */
 export interface PlatformSettings {
@@ -70,7 +71,7 @@ export function checkSettings(s: PlatformSettings): PlatformSettings {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidField('start aloft', field, 'a port number from 0 to 65535', port);
   }
   if (s.runtime !== 'runsc' && s.runtime !== 'runc') throw invalidField('start aloft', 'runtime', 'one of "runsc", "runc"', s.runtime);
-  if (!/^[a-z0-9-]{1,32}$/.test(s.region)) throw invalidField('start aloft', 'region', 'a region code such as "local" or "ams"', s.region);
+  requireRegion(s.region, 'start aloft'); // one catalogue of regions (model/regions.ts): a typo is named, with a did-you-mean
   if (!/^[a-zA-Z0-9_-]{1,15}$/.test(s.bridge)) throw invalidField('start aloft', 'bridge', 'an interface name of at most 15 characters', s.bridge);
   if (!Number.isInteger(s.hostNumber) || s.hostNumber < 1 || s.hostNumber > 0xffffffff) {
     throw invalidField('start aloft', 'host-number', 'an integer from 1 to 4294967295', s.hostNumber);

@@ -14,7 +14,7 @@ export { DEFAULT_CONCURRENCY, concurrencyOf, type Concurrency } from './balance/
 export { validateRttTable, type RegionRttTable } from './balance/region-rtt.ts';
 export { DEFAULT_QUEUE_LIMITS, type QueueLimits } from './balance/slot-queue.ts';
 export { HealthChecker } from './health/health-checker.ts';
-export { healthChecksOf, type HealthCheckSpec } from './health/check-spec.ts';
+export { healthChecksOf, type HealthCheckSpec } from '../health/index.ts';
 export { defaultRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 export { ProxyMetrics } from './metrics.ts';
 export { PROXY_ANSWER_CODES, answer, type ProxyAnswerCode } from './answers.ts';

@@ -1,6 +1,6 @@
 import type { Machine, MachineConfig, MachineService, MachineState } from '../model/index.ts';
 import { concurrencyOf, type Concurrency } from './balance/concurrency.ts';
-import { healthChecksOf, type HealthCheckSpec } from './health/check-spec.ts';
+import { healthChecksOf, type HealthCheckSpec } from '../health/index.ts';
 import { servicePortsOf, type ServicePort } from './listeners/service-ports.ts';
 
 /**

@@ -4,7 +4,10 @@ import { appsContract } from './contract/apps.ts';
 import { authContract } from './contract/auth.ts';
 import { eventsAndMetaContract } from './contract/events-meta.ts';
 import { leasesContract } from './contract/leases.ts';
+import { releasesContract } from './contract/releases.ts';
+import { secretsContract } from './contract/secrets.ts';
 import { machinesContract } from './contract/machines.ts';
+import { machineChecksContract } from './contract/machine-checks.ts';
 import { versionsContract } from './contract/versions.ts';
 import { volumesContract } from './contract/volumes.ts';
 import { watchContract } from './contract/watch.ts';
@@ -20,10 +23,13 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
   describe(`Store contract: ${name}`, () => {
     appsContract(open);
     machinesContract(open);
+    machineChecksContract(open);
     eventsAndMetaContract(open);
     watchContract(open);
     volumesContract(open);
     leasesContract(open);
+    releasesContract(open);
+    secretsContract(open);
     authContract(open);
     versionsContract(open);
   });

@@ -3,6 +3,8 @@ import type { App, Machine, MachineEvent, MachineState, Volume } from '../model/
 import type { AuthStore } from './auth-store.ts';
 import type { LeaseStore } from './lease-store.ts';
 import type { VolumeStore } from './volume-store.ts';
+import type { ReleaseStore } from './release-store.ts';
+import type { SecretStore } from './secret-store.ts';
 
 /**
  * The Store: aloft's shared state (apps, machines, machine events, counters), behind
@@ -14,7 +16,7 @@ import type { VolumeStore } from './volume-store.ts';
  * after it (replayed from the change log), then live ones: this is how the agent,
  * proxy and DNS follow the store without polling, and resume after a restart.
  */
-export interface Store extends VolumeStore, LeaseStore, AuthStore {
+export interface Store extends VolumeStore, LeaseStore, AuthStore, ReleaseStore, SecretStore {
   // apps
   /** Throws APP_EXISTS when the name is taken. */
   createApp(app: App): Promise<App>;

@@ -1,11 +1,12 @@
 import { readdir } from 'node:fs/promises';
-import { isAloftError } from '../../lib/errors.ts';
+import { AloftError, isAloftError } from '../../lib/errors.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import type { Volume } from '../../model/index.ts';
 import type { HostInfo } from '../../scheduler/index.ts';
 import type { Store } from '../../store/store.ts';
 import { SerialQueue } from '../serial-queue.ts';
 import type { HostVolumes } from './host-volumes.ts';
+import type { VolumeTransfer } from './volume-transfer.ts';
 
 /** Machine states in which a Machine may hold its volume mounted. */
 const HOLDING = new Set(['starting', 'started', 'stopping', 'restarting', 'destroying']);
@@ -14,6 +15,8 @@ export interface VolumeReconcilerOptions {
   host: HostInfo;
   store: Store;
   volumes: HostVolumes;
+  /** How a fork reads a source volume on another host; without it such a fork fails, saying so. */
+  transfer?: VolumeTransfer;
   log?: Logger;
 }
 
@@ -109,6 +112,13 @@ export class VolumeReconciler {
     if (volume.source === null) return volumes.create(volume.id, volume.sizeGb);
     if (volume.source.kind === 'snapshot') {
       return volumes.createFrom(volume.id, volumes.snapshotPath(volume.source.id), volume.sizeGb);
+    }
+    const source = await this.#o.store.getVolume(volume.source.id);
+    if (source && source.hostId !== this.#o.host.id) {
+      const transfer = this.#o.transfer;
+      if (!transfer) throw new AloftError('HOST_UNAVAILABLE', `Cannot fork volume ${source.id} onto host ${this.#o.host.id} as its host ${source.hostId} must be reachable from this one: got no transfer configured`);
+      const sizeGb = volume.sizeGb;
+      return transfer.withCopy(source.hostId, source.id, (path) => volumes.createFrom(volume.id, path, sizeGb));
     }
     // A fork goes through a snapshot, so a source in use is copied frozen, consistently.
     const staging = `fork-${volume.id}`;

@@ -35,7 +35,16 @@ export const machineResponseSchema = z
     created_at: z.string().meta({ description: 'RFC 3339 time.' }),
     updated_at: z.string().meta({ description: 'RFC 3339 time.' }),
     events: z.array(machineEventResponseSchema),
-    checks: z.array(z.looseObject({ name: z.string().optional(), status: z.string().optional(), output: z.string().optional() })),
+    checks: z
+      .array(
+        z.object({
+          name: z.string(),
+          status: z.enum(['passing', 'warning', 'critical']),
+          output: z.string(),
+          updated_at: z.string().meta({ description: 'RFC 3339 time of the last status change.' }),
+        }),
+      )
+      .meta({ description: "The latest status of each health check the Machine's host runs (Fly's CheckStatus)." }),
     host_status: z.enum(['ok', 'unknown', 'unreachable']),
     nonce: z.string().optional().meta({ description: "The lease's nonce, only on create with `lease_ttl`." }),
   })

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { clientFromEnv, type MachineView } from '../api-client.ts';
 import { colourState, printJson, printTable, say } from '../output.ts';
+import { printChecks } from './machine-checks.ts';
 
 interface AppOption {
   app: string;
@@ -108,7 +109,7 @@ export function machineCommand(program: Command): void {
 
   machine
     .command('status <id>')
-    .description("show a machine's state and recent events")
+    .description("show a machine's state, health checks and recent events")
     .requiredOption(...appOption)
     .option('--json', 'print JSON')
     .action(async (id: string, opts: AppOption & { json?: boolean }) => {
@@ -121,6 +122,7 @@ export function machineCommand(program: Command): void {
       say(`  image      ${m.image_ref.repository}:${m.image_ref.tag} ${m.image_ref.digest}`);
       say(`  private ip ${m.private_ip}`);
       say(`  version    ${m.instance_id}`);
+      printChecks(m.checks ?? []);
       say('Events (newest first):');
       printTable(
         ['TIME', 'TYPE', 'STATUS', 'SOURCE', 'DETAIL'],

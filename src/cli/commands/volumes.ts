@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { clientFromEnv } from '../api-client.ts';
 import { colourState, printJson, printTable, say } from '../output.ts';
+import { requireRegion } from '../../model/regions.ts';
 
 /** The Volume fields the CLI shows (Fly's `Volume`). */
 interface VolumeView {
@@ -47,7 +48,7 @@ function humanBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]!}`;
 }
 
-/** `aloft volumes create|list|show|extend|destroy|snapshots`. */
+/** `aloft volumes create|list|show|extend|fork|destroy|snapshots`. */
 export function volumesCommand(program: Command): void {
   const volumes = program.command('volumes').alias('volume').description("manage volumes: slices of a host's disk that a machine mounts");
 
@@ -57,11 +58,18 @@ export function volumesCommand(program: Command): void {
     .requiredOption('-a, --app <app>', 'the app')
     .option('-s, --size <gb>', 'size in GB', '1')
     .option('-r, --region <region>', 'region (default: any)')
-    .option('--snapshot-id <id>', 'restore from this snapshot')
+    .option('--host <host>', 'the host to put it on (default: a host of the region with room)')
+    .option('--snapshot-id <id>', 'restore from this snapshot (on its host)')
     .option('--json', 'print the volume as JSON')
-    .action(async (name: string, opts: { app: string; size: string; region?: string; snapshotId?: string; json?: boolean }) => {
+    .action(async (name: string, opts: { app: string; size: string; region?: string; host?: string; snapshotId?: string; json?: boolean }) => {
       const client = await clientFromEnv();
-      const body = { name, size_gb: sizeGb(opts.size), ...(opts.region ? { region: opts.region } : {}), ...(opts.snapshotId ? { snapshot_id: opts.snapshotId } : {}) };
+      const body = {
+        name,
+        size_gb: sizeGb(opts.size),
+        ...(opts.region ? { region: requireRegion(opts.region, 'create volume').code } : {}),
+        ...(opts.host ? { host: opts.host } : {}),
+        ...(opts.snapshotId ? { snapshot_id: opts.snapshotId } : {}),
+      };
       const volume = await client.post<VolumeView>(path(opts.app), body);
       if (opts.json) return printJson(volume);
       say(`Created volume ${volume.id} (${volume.name}, ${volume.size_gb} GB) in region ${volume.region} on host ${volume.zone}`);
@@ -121,6 +129,31 @@ export function volumesCommand(program: Command): void {
       if (opts.json) return printJson(result);
       say(`Extending volume ${id} to ${result.volume.size_gb} GB`);
       if (result.needs_restart) say(`Restart machine ${result.volume.attached_machine_id ?? ''} to be sure it sees the new size`);
+    });
+
+  volumes
+    .command('fork <id>')
+    .description('a new volume with the same data: a consistent copy, on another host or region if asked (the way off a full host)')
+    .requiredOption('-a, --app <app>', 'the app')
+    .option('-n, --name <name>', "the new volume's name (default: the source's)")
+    .option('-s, --size <gb>', "its size in GB (default: the source's; at least that)")
+    .option('-r, --region <region>', "region (default: the source's)")
+    .option('--host <host>', "the host to put it on (default: the source's, or a host of --region with room)")
+    .option('--json', 'print the new volume as JSON')
+    .action(async (id: string, opts: { app: string; name?: string; size?: string; region?: string; host?: string; json?: boolean }) => {
+      const client = await clientFromEnv();
+      const source = await client.get<VolumeView>(path(opts.app, id));
+      const body = {
+        name: opts.name ?? source.name,
+        source_volume_id: source.id,
+        ...(opts.size ? { size_gb: sizeGb(opts.size) } : {}),
+        ...(opts.region ? { region: requireRegion(opts.region, 'fork volume').code } : {}),
+        ...(opts.host ? { host: opts.host } : {}),
+      };
+      const fork = await client.post<VolumeView>(path(opts.app), body);
+      if (opts.json) return printJson(fork);
+      say(`Forking volume ${source.id} (${source.zone}, ${source.region}) into ${fork.id} (${fork.name}, ${fork.size_gb} GB) on host ${fork.zone} in ${fork.region}`);
+      say(`Mount it with config.mounts: [{"volume": "${fork.id}", "path": "/data"}]; the machine will run on ${fork.zone}`);
     });
 
   volumes

@@ -170,6 +170,72 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX volume_snapshots_volume ON volume_snapshots (volume_id, created_at);
     `,
   },
+  {
+    // The latest status of each health check the host's agent runs (Fly's
+    // Machine.checks), as JSON; NULL until the agent has run checks for the Machine.
+    id: '0006-machine-checks',
+    sql: `
+      ALTER TABLE machines ADD COLUMN checks TEXT;
+    `,
+  },
+  {
+    // App secrets (src/secrets), as ciphertext only: each org's data key wrapped under
+    // the platform key, each value sealed under its org's data key. A staged unset keeps
+    // its row, without a value, until the next rollout. Secrets go with their app.
+    id: '0007-secrets',
+    sql: `
+      CREATE TABLE org_data_keys (
+        org_slug   TEXT PRIMARY KEY,
+        wrapped    BLOB NOT NULL,
+        key_id     TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE secrets (
+        app_name   TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+        name       TEXT NOT NULL,
+        ciphertext BLOB,
+        nonce      BLOB,
+        digest     TEXT,
+        status     TEXT NOT NULL CHECK (status IN ('deployed', 'staged', 'staged_unset')),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (app_name, name)
+      );
+    `,
+  },
+  {
+    // Deploys (src/deploy): one numbered release per deploy, and its progress events.
+    // They go with their app (ON DELETE CASCADE), so a new app of the same name starts at v1.
+    id: '0008-releases',
+    sql: `
+      CREATE TABLE releases (
+        id           TEXT PRIMARY KEY,
+        app_name     TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+        version      INTEGER NOT NULL,
+        status       TEXT NOT NULL,
+        strategy     TEXT NOT NULL,
+        image_ref    TEXT NOT NULL,
+        image_digest TEXT NOT NULL,
+        config       TEXT NOT NULL,
+        created_by   TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        finished_at  INTEGER,
+        reason       TEXT,
+        rollback_of  INTEGER,
+        UNIQUE (app_name, version)
+      );
+
+      CREATE TABLE release_events (
+        release_id TEXT NOT NULL REFERENCES releases (id) ON DELETE CASCADE,
+        seq        INTEGER NOT NULL,
+        time       INTEGER NOT NULL,
+        json       TEXT NOT NULL,
+        PRIMARY KEY (release_id, seq)
+      );
+    `,
+  },
 ];
 
 /**

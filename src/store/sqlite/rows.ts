@@ -25,6 +25,8 @@ export interface MachineRow {
   addresses: string | null;
   /** 1 while cordoned (migration 0002-machine-versions). */
   cordoned: number;
+  /** JSON array of check statuses, or null (migration 0006-machine-checks). */
+  checks: string | null;
   version: number;
   created_at: number;
   updated_at: number;
@@ -76,6 +78,7 @@ export function machineParams(machine: Machine): MachineRow {
     image_ref: JSON.stringify(machine.imageRef),
     addresses: machine.addresses === null ? null : JSON.stringify(machine.addresses),
     cordoned: machine.cordoned === true ? 1 : 0,
+    checks: machine.checks === undefined ? null : JSON.stringify(machine.checks),
     version: machine.version,
     created_at: machine.createdAt,
     updated_at: machine.updatedAt,
@@ -96,6 +99,7 @@ export function machineFromRow(row: MachineRow): Machine {
     addresses: row.addresses === null ? null : (JSON.parse(row.addresses) as Machine['addresses']),
     // Only a cordoned Machine carries the flag, so records stay as they were written.
     ...(row.cordoned === 1 ? { cordoned: true } : {}),
+    ...(row.checks === null ? {} : { checks: JSON.parse(row.checks) as NonNullable<Machine['checks']> }),
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,

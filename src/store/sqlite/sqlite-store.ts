@@ -11,23 +11,27 @@ import { ChangeFeed } from './change-feed.ts';
 import { GroupCommit } from './group-commit.ts';
 import { ChangeLog } from './change-log.ts';
 import { SqliteVolumes } from './volumes.ts';
+import { SqliteSecrets } from './secrets.ts';
+import type { OrgDataKey, SecretsWrite, StoredSecret } from '../secret-store.ts';
 import type { SnapshotPatch, VolumeChange, VolumeFilter } from '../volume-store.ts';
 import { appFromRow, appParams, eventFromJson, machineFromRow, machineParams, type AppRow, type MachineRow } from './rows.ts';
 import type { AcquireLeaseRequest, Lease } from '../lease-store.ts';
 import type { ApiToken, Org } from '../auth-store.ts';
 import { acquireLeaseIn, readLease, releaseLeaseIn } from './leases.ts';
+import { insertRelease, insertReleaseEvent, patchRelease, readRelease, readReleaseEvents, readReleases } from './releases.ts';
+import type { NewRelease, Release, ReleaseEvent, ReleasePatch, ReleaseStatus } from '../release-store.ts';
 import { insertOrg, insertToken, markTokenRevoked, readOrg, readOrgs, readTokenByHash, readTokens } from './auth.ts';
 
 const INSERT_APP = `INSERT INTO apps (name, id, org_slug, network, status, created_at)
   VALUES (@name, @id, @org_slug, @network, @status, @created_at)`;
 const INSERT_MACHINE = `INSERT INTO machines
-  (id, name, app_name, region, host_id, state, instance_id, config, image_ref, addresses, cordoned, version, created_at,
-    updated_at)
+  (id, name, app_name, region, host_id, state, instance_id, config, image_ref, addresses, cordoned, checks, version,
+    created_at, updated_at)
   VALUES (@id, @name, @app_name, @region, @host_id, @state, @instance_id, @config, @image_ref, @addresses, @cordoned,
-    @version, @created_at, @updated_at)`;
+    @checks, @version, @created_at, @updated_at)`;
 const UPDATE_MACHINE = `UPDATE machines SET name = @name, region = @region, host_id = @host_id, state = @state,
   instance_id = @instance_id, config = @config, image_ref = @image_ref, addresses = @addresses, cordoned = @cordoned,
-  version = @version, updated_at = @updated_at
+  checks = @checks, version = @version, updated_at = @updated_at
   WHERE id = @id`;
 const TERMINAL_SQL = TERMINAL_STATES.map((s) => `'${s}'`).join(', ');
 const LIVE_NAME_HOLDER = `SELECT id FROM machines
@@ -48,6 +52,7 @@ export class SqliteStore implements Store {
   readonly #feed: ChangeFeed;
   readonly #statements = new Map<string, Statement>();
   readonly #volumes: SqliteVolumes;
+  readonly #secrets: SqliteSecrets;
   readonly #commits: GroupCommit;
 
   /** Use openSqliteStore(), which configures and migrates `db` first. */
@@ -75,6 +80,13 @@ export class SqliteStore implements Store {
       read: (action, fn) => this.#read(action, fn),
       sql: (text) => this.#sql(text),
       changes: this.#changes,
+      now: () => this.#clock.now(),
+      appExists: (name) => this.#appRow(name) !== undefined,
+    });
+    this.#secrets = new SqliteSecrets({
+      write: (action, fn) => this.#write(action, fn),
+      read: (action, fn) => this.#read(action, fn),
+      sql: (text) => this.#sql(text),
       now: () => this.#clock.now(),
       appExists: (name) => this.#appRow(name) !== undefined,
     });
@@ -245,6 +257,27 @@ export class SqliteStore implements Store {
     return this.#volumes.updateSnapshot(id, patch);
   }
 
+  // secrets: SqliteSecrets (secrets.ts), ciphertexts only; they go with their app (ON DELETE CASCADE)
+  getOrgDataKey(orgSlug: string): Promise<OrgDataKey | undefined> {
+    return this.#secrets.getOrgDataKey(orgSlug);
+  }
+
+  putOrgDataKey(key: OrgDataKey): Promise<OrgDataKey> {
+    return this.#secrets.putOrgDataKey(key);
+  }
+
+  listSecrets(appName: string): Promise<StoredSecret[]> {
+    return this.#secrets.listSecrets(appName);
+  }
+
+  writeSecrets(appName: string, write: SecretsWrite): Promise<StoredSecret[]> {
+    return this.#secrets.writeSecrets(appName, write);
+  }
+
+  markSecretsDeployed(appName: string, seen: readonly { name: string; updatedAt: number }[]): Promise<StoredSecret[]> {
+    return this.#secrets.markSecretsDeployed(appName, seen);
+  }
+
   async getMeta(key: string): Promise<string | undefined> {
     return this.#read('get meta', () => this.#sql<[string], string>('SELECT value FROM meta WHERE key = ?').pluck().get(key));
   }
@@ -276,6 +309,31 @@ export class SqliteStore implements Store {
 
   async releaseLease(machineId: string, nonce: string, now: number): Promise<void> {
     await this.#write('release lease', () => releaseLeaseIn(this.#db, machineId, nonce, now));
+  }
+
+  // releases (sqlite/releases.ts); not published as changes: the deploy engine streams their events itself
+  async createRelease(release: NewRelease): Promise<Release> {
+    return this.#write('create release', () => insertRelease(this.#db, release));
+  }
+
+  async getRelease(appName: string, version: number): Promise<Release | undefined> {
+    return this.#read('get release', () => readRelease(this.#db, appName, version));
+  }
+
+  async listReleases(appName: string, filter?: { statuses?: readonly ReleaseStatus[]; limit?: number }): Promise<Release[]> {
+    return this.#read('list releases', () => readReleases(this.#db, appName, filter));
+  }
+
+  async updateRelease(id: string, patch: ReleasePatch, now: number): Promise<Release> {
+    return this.#write('update release', () => patchRelease(this.#db, id, patch, now));
+  }
+
+  async appendReleaseEvent(id: string, data: Record<string, unknown>, now: number): Promise<ReleaseEvent> {
+    return this.#write('record a deploy event', () => insertReleaseEvent(this.#db, id, data, now));
+  }
+
+  async listReleaseEvents(id: string, afterSeq?: number): Promise<ReleaseEvent[]> {
+    return this.#read('list deploy events', () => readReleaseEvents(this.#db, id, afterSeq));
   }
 
   // orgs and tokens (sqlite/auth.ts)
