@@ -27,7 +27,7 @@ import type { TcpService } from './tcp/tcp-listener.ts';
 import { Autostarter } from './autoscale/autostart.ts';
 import { Autostopper } from './autoscale/autostop.ts';
 import type { AutoscaleStore } from './autoscale/intents.ts';
-import { OriginPools } from './autoscale/origin-pools.ts';
+import { BackendPools } from './backend/index.ts';
 
 /** Autostart and autostop (autoscale/): the proxy starts and stops Machines by writing intents. */
 export interface AutoscaleOptions {
@@ -109,7 +109,7 @@ export interface Proxy {
   /** Set with `autoscale` and an interval: stops idle excess Machines. */
   readonly autostopper: Autostopper | undefined;
   /** The backend connection pools, one per Machine origin. */
-  readonly pools: OriginPools;
+  readonly pools: BackendPools;
 }
 
 /**
@@ -137,11 +137,11 @@ export function createProxy(options: ProxyOptions): Proxy {
   const balancer = new Balancer(table, region, options.balance, clock);
   const metrics = new ProxyMetrics();
   const backend = options.backend ?? {};
-  const dispatcher = new OriginPools({
-    connect: { timeout: backend.connectTimeoutMs ?? 5000 },
-    headersTimeout: backend.headersTimeoutMs ?? 60_000,
-    bodyTimeout: backend.bodyTimeoutMs ?? 60_000,
-    keepAliveTimeout: backend.keepAliveTimeoutMs ?? 4000,
+  const dispatcher = new BackendPools({
+    connectTimeoutMs: backend.connectTimeoutMs ?? 5000,
+    headersTimeoutMs: backend.headersTimeoutMs ?? 60_000,
+    bodyTimeoutMs: backend.bodyTimeoutMs ?? 60_000,
+    keepAliveTimeoutMs: backend.keepAliveTimeoutMs ?? 4000,
   });
   const autoscale = options.autoscale;
   const autostarter =
@@ -167,7 +167,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   // runs forward once per hop.
   const forward = forwardStep({
     table,
-    dispatcher,
+    backend: dispatcher,
     picker: options.picker ?? balancer.picker,
     acquire: (entry, ctx) => balancer.acquire(entry, ctx),
     queue: balancer.queue,
