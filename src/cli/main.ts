@@ -9,6 +9,7 @@ import { tokensCommand } from './commands/tokens.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { registryCommand } from './commands/registry.ts';
+import { proxyCommand } from './commands/proxy.ts';
 import { imagesCommand } from './commands/images.ts';
 import { volumesCommand } from './commands/volumes.ts';
 import { configCommand } from './commands/config.ts';
@@ -43,6 +44,7 @@ statusCommand(program);
 volumesCommand(program);
 configCommand(program);
 registryCommand(program);
+proxyCommand(program);
 imagesCommand(program);
 
 try {
