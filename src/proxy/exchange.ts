@@ -59,8 +59,9 @@ export function exchange(
       resolve(result);
     };
     const onGone = (): void => {
-      controller?.abort(new ClientGoneError());
+      // Settled first: the backend reports the abort as an error, which must not count as the backend's failure.
       settle({ outcome: 'aborted' });
+      controller?.abort(new ClientGoneError());
     };
     if (clientGone.gone) return settle({ outcome: 'aborted' });
     clientGone.listen(onGone);
