@@ -24,6 +24,7 @@ import { forceHttpsStep } from './steps/force-https.ts';
 import { createEdgeListeners, type EdgePorts, type TlsOptions } from './listeners/edge-listeners.ts';
 import { listenOn } from './listeners/listen.ts';
 import type { TcpService } from './tcp/tcp-listener.ts';
+import { TcpDiscovery } from './tcp/tcp-discovery.ts';
 import { Autostarter } from './autoscale/autostart.ts';
 import { Autostopper } from './autoscale/autostop.ts';
 import type { AutoscaleStore } from './autoscale/intents.ts';
@@ -86,8 +87,13 @@ export interface ProxyOptions {
   autoscale?: AutoscaleOptions;
   /** A TLS port (SNI certificate per app, HTTP/2 by ALPN); off unless given. force_https redirects to it. */
   tls?: TlsOptions;
-  /** Raw TCP services (service ports without the `http` handler), each on a listener of its own. */
+  /**
+   * Raw TCP services (service ports without the `http` handler), each on a listener of
+   * its own. Without it, they are found in the Machines' configs (`discoverTcp`).
+   */
   tcp?: TcpService[];
+  /** Serve every app's raw TCP service ports as Machines declare them. Default: true unless `tcp` is given. */
+  discoverTcp?: boolean;
 }
 
 /** A running (or ready to run) edge proxy. */
@@ -108,6 +114,10 @@ export interface Proxy {
   readonly autostarter: Autostarter | undefined;
   /** Set with `autoscale` and an interval: stops idle excess Machines. */
   readonly autostopper: Autostopper | undefined;
+  /** `app:port` → bound port of every raw TCP service listening now. */
+  tcpPorts(): Record<string, number>;
+  /** Resolves once TCP service listeners match the routing table's changes so far (for tests). */
+  settledTcp(): Promise<void>;
   /** The backend connection pools, one per Machine origin. */
   readonly pools: BackendPools;
 }
@@ -222,6 +232,17 @@ export function createProxy(options: ProxyOptions): Proxy {
     });
   };
 
+  const discovery =
+    (options.discoverTcp ?? options.tcp === undefined)
+      ? new TcpDiscovery({
+          table,
+          listenerFor: (service) => edge.tcpListenerFor(service),
+          reserved: () => [boundPort, edge.httpsPort()].filter((p): p is number => p !== undefined),
+          log,
+        })
+      : undefined;
+  let boundPort: number | undefined;
+
   const server = createServer(httpServerOptions(limits), handle);
   server.on('upgrade', edge.upgrade);
   // One more than the limit, so the header guard sees an excess (Node drops fields past it).
@@ -252,12 +273,18 @@ export function createProxy(options: ProxyOptions): Proxy {
         await this.close();
         throw err;
       });
+      boundPort = address.port;
+      await discovery?.start();
       const ports = { port: address.port, ...edgePorts };
+      if (discovery !== undefined) ports.tcpPorts = { ...ports.tcpPorts, ...discovery.ports() };
       log.info({ host, ...ports, domain, region }, 'proxy: listening');
       return ports;
     },
+    tcpPorts: () => ({ ...discovery?.ports() }),
+    settledTcp: async () => discovery?.settled(),
     async close() {
       await autostopper?.close();
+      await discovery?.close();
       table.stop();
       // Waiting requests get their 503 now rather than at the grace's end; checks stop.
       balancer.close();

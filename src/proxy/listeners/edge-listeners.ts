@@ -7,7 +7,7 @@ import type { ResolvedLimits } from '../guard/limits.ts';
 import { appFromHost } from '../host.ts';
 import type { Picker } from '../picker.ts';
 import type { RouteTable } from '../route-table.ts';
-import { checkTcpService, createTcpListener, type TcpService } from '../tcp/tcp-listener.ts';
+import { checkTcpService, createTcpListener, type TcpListener, type TcpService } from '../tcp/tcp-listener.ts';
 import { DirCertStore, MemoryCertStore, type CertStore } from '../tls/cert-store.ts';
 import { SniResolver } from '../tls/sni.ts';
 import type { AcmeIssuer } from '../tls/acme.ts';
@@ -62,6 +62,8 @@ export interface EdgeListenerOptions {
 export interface EdgeListeners {
   /** For `server.on('upgrade')`: WebSockets and other HTTP/1.1 upgrades. */
   readonly upgrade: ReturnType<typeof upgradeHandler>;
+  /** A listener for one app's raw TCP service port (for TCP services found in Machine configs). */
+  tcpListenerFor(service: TcpService): TcpListener;
   /** Steps for the plain chain before routing (ACME HTTP-01 answers). */
   readonly beforeRouting: readonly Step[];
   /** Gets `name` a certificate from the ACME CA and serves it from the next handshake; needs `tls.acme`. */
@@ -122,7 +124,7 @@ export function createEdgeListeners(options: EdgeListenerOptions): EdgeListeners
   // The balancer's picker reads only the client socket (its own load share) and steering (none on raw TCP).
   const choose = (candidates: Parameters<Picker>[0], socket: Socket): ReturnType<Picker> =>
     balancer.picker(candidates, { req: { socket }, steering: undefined } as unknown as Parameters<Picker>[1]);
-  const tcpListeners = tcp.map((service) =>
+  const tcpListenerFor = (service: TcpService): TcpListener =>
     createTcpListener({
       service,
       host: options.host,
@@ -133,8 +135,9 @@ export function createEdgeListeners(options: EdgeListenerOptions): EdgeListeners
       connectTimeoutMs: options.connectTimeoutMs,
       handshakeTimeoutMs: limits.headersTimeoutMs,
       log,
-    }),
-  );
+    });
+  const tcpListeners = tcp.map(tcpListenerFor);
+
   const acme = options.tls?.acme;
   if (acme !== undefined && !/^https?:\/\/[^/\s]+/.test(acme.directoryUrl)) {
     throw invalidField('start proxy', 'tls.acme.directoryUrl', 'an http(s) URL of an ACME directory', acme.directoryUrl);
@@ -154,6 +157,7 @@ export function createEdgeListeners(options: EdgeListenerOptions): EdgeListeners
   };
   return {
     upgrade,
+    tcpListenerFor,
     beforeRouting: acme === undefined ? [] : [http01Step(challenges)],
     async issueCertificate(name) {
       if (acme === undefined) {
