@@ -33,7 +33,7 @@ export class BackendConnection {
   /** Stops sending the request body (its listeners off). */
   #stopBody: (() => void) | undefined;
   #headSeen = false;
-  #timeoutMs = 0;
+  #timeoutMs = -1;
   /** When it went back to the pool (for the keep-alive sweep). */
   idleSince = 0;
   /** The running exchange's controller; a finished exchange's one no longer acts. */
@@ -149,7 +149,7 @@ export class BackendConnection {
     if (head.statusCode < 200) return; // 1xx (100 Continue, 103 Early Hints): the final one follows
     this.#headSeen = true;
     if (!head.keepAlive) this.#keepAlive = false;
-    if (this.#timeouts.bodyTimeoutMs !== this.#timeouts.headersTimeoutMs) this.#setTimeout(this.#timeouts.bodyTimeoutMs);
+    this.#setTimeout(this.#timeouts.bodyTimeoutMs);
     this.#handler?.onResponseStart(this.#control!, head.statusCode, head.headers, head.statusMessage);
   }
 
@@ -170,7 +170,7 @@ export class BackendConnection {
       this.socket.destroy();
       return;
     }
-    if (this.#timeoutMs !== this.#timeouts.headersTimeoutMs) this.#setTimeout(this.#timeouts.headersTimeoutMs);
+    this.#setTimeout(this.#timeouts.headersTimeoutMs);
     this.#owner.reuse(this);
   }
 
@@ -222,6 +222,8 @@ export class BackendConnection {
   }
 
   #setTimeout(ms: number): void {
+    // Re-arming the same timeout per request costs a timer-list insert for nothing.
+    if (this.#timeoutMs === ms) return;
     this.#timeoutMs = ms;
     this.socket.setTimeout(ms);
   }
