@@ -19,6 +19,7 @@ import { forwardStep, type RetryEvent } from './steps/forward.ts';
 import { resolveAppStep } from './steps/resolve-app.ts';
 import { httpServerOptions, resolveLimits, type ClientLimits } from './guard/limits.ts';
 import { bodyIdleStep, headerGuardStep, rateLimitStep } from './steps/guards.ts';
+import { RateLimiter } from './guard/rate-limiter.ts';
 import { replayStep, type ReplaySettings } from './steps/replay.ts';
 import { forceHttpsStep } from './steps/force-https.ts';
 import { createEdgeListeners, type EdgePorts, type TlsOptions } from './listeners/edge-listeners.ts';
@@ -172,6 +173,7 @@ export function createProxy(options: ProxyOptions): Proxy {
           log,
         });
   const limits = resolveLimits(options.limits);
+  const rateLimiter = limits.rateLimit === undefined ? undefined : new RateLimiter(limits.rateLimit, clock);
   // The chain, cheapest refusals first: count (sees every answer) → rate limit (off
   // by default) → header guard → body idle timeout → resolve app → replay, which
   // runs forward once per hop.
@@ -203,6 +205,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     // Late-bound: the chain below is built with the edge's steps in it.
     handle: (req, res) => handle(req, res),
     limits,
+    rateLimiter,
     nextRequestId: () => nextRequestId(),
     connectTimeoutMs: backend.connectTimeoutMs ?? 5000,
     log,
@@ -211,7 +214,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   });
   const steps: Step[] = [
     countStep(metrics),
-    ...(limits.rateLimit === undefined ? [] : [rateLimitStep(limits.rateLimit, clock)]),
+    ...(rateLimiter === undefined ? [] : [rateLimitStep(rateLimiter)]),
     headerGuardStep(limits.maxHeaders),
     bodyIdleStep(limits.bodyIdleTimeoutMs),
     ...edge.beforeRouting,

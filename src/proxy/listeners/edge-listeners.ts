@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { invalidField } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Balancer } from '../balance/balancer.ts';
+import type { RateLimiter } from '../guard/rate-limiter.ts';
 import type { ResolvedLimits } from '../guard/limits.ts';
 import { appFromHost } from '../host.ts';
 import type { Picker } from '../picker.ts';
@@ -51,6 +52,8 @@ export interface EdgeListenerOptions {
   picker: Picker;
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   limits: ResolvedLimits;
+  /** The per-address limit the HTTP chain applies, for upgrades too (none when off). */
+  rateLimiter?: RateLimiter | undefined;
   nextRequestId: () => string;
   connectTimeoutMs: number;
   log: Logger;
@@ -96,6 +99,7 @@ export function createEdgeListeners(options: EdgeListenerOptions): EdgeListeners
     loads: balancer.loads,
     nextRequestId: options.nextRequestId,
     connectTimeoutMs: options.connectTimeoutMs,
+    rateLimiter: options.rateLimiter,
     log,
   });
   const certs = options.tls?.certs;
