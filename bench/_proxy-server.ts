@@ -4,7 +4,9 @@
  * bench's upstream (concurrency type `requests`, a hard limit high enough never to
  * throttle), and the proxy following it. It measures the route update time itself —
  * store write of `started` → first request routed, through its own listening proxy —
- * since the store's watch is in-process. Sends `{ port, routeUpdateMs }` to the parent.
+ * since the store's watch is in-process. Its TLS port (self-signed certificate per app,
+ * made on the first handshake) is for the handshake figure. Sends `{ port, tlsPort,
+ * routeUpdateMs }` to the parent.
  */
 import { request } from 'node:http';
 import type { MachineService } from '../src/model/index.ts';
@@ -24,8 +26,8 @@ const service: MachineService = {
 const machine = await store.createMachine(
   sampleMachine({ appName: 'bench', state: 'stopped', region: 'local', addresses: { ipv4: '127.0.0.1', ipv6: 'fdaa::1' }, config: { image: 'x', services: [service] } }),
 );
-const proxy = createProxy({ store, port: 0 });
-const { port } = await proxy.listen();
+const proxy = createProxy({ store, port: 0, tls: { port: 0 } });
+const { port, tlsPort } = await proxy.listen();
 
 /** One GET through the proxy on a fresh connection; its status. */
 const status = (): Promise<number> =>
@@ -51,7 +53,7 @@ for (let i = 0; i < 20; i++) {
   samples.push(performance.now() - t0);
 }
 samples.sort((a, b) => a - b);
-process.send!({ port, routeUpdateMs: samples[Math.floor(samples.length / 2)], routeUpdateMaxMs: samples[samples.length - 1] });
+process.send!({ port, tlsPort, routeUpdateMs: samples[Math.floor(samples.length / 2)], routeUpdateMaxMs: samples[samples.length - 1] });
 process.on('message', (message) => {
   if (message === 'stop') void proxy.close().then(() => store.close()).then(() => process.exit(0));
 });

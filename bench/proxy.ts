@@ -17,13 +17,18 @@
  * (Debian: wrk, nginx-light, util-linux). Bounded (~40 s); kills what it starts by PID.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { freePort } from '../src/lib/testing/free-port.ts';
+import type { MachineService } from '../src/model/index.ts';
+import { openSqliteStore } from '../src/store/index.ts';
+import { sampleApp, sampleMachine } from '../src/store/testing.ts';
 
 const WRK_SECONDS = Number(process.env['BENCH_WRK_SECONDS'] ?? 8);
 const PACED_SECONDS = Number(process.env['BENCH_PACED_SECONDS'] ?? 5);
@@ -50,13 +55,13 @@ function start(argv: string[], stdio: 'ignore' | 'ipc' = 'ignore'): ChildProcess
 }
 
 /** An nginx of its own: one process, no daemon, config and logs in `dir`. */
-async function startNginx(dir: string, name: string, core: number, server: string): Promise<void> {
+async function startNginx(dir: string, name: string, core: number | null, server: string, workers = 1): Promise<ChildProcess> {
   const prefix = join(dir, name);
   await writeFile(
     join(dir, `${name}.conf`),
-    `worker_processes 1;
+    `worker_processes ${workers};
 daemon off;
-master_process off;
+master_process ${workers === 1 ? 'off' : 'on'};
 pid ${prefix}.pid;
 error_log ${prefix}.error.log warn;
 events { worker_connections 4096; }
@@ -73,7 +78,8 @@ http {
 }
 `,
   );
-  start(pin(core, ['nginx', '-p', dir, '-c', join(dir, `${name}.conf`)]));
+  const argv = ['nginx', '-p', dir, '-c', join(dir, `${name}.conf`)];
+  return start(core === null ? argv : pin(core, argv));
 }
 
 /** Waits until 127.0.0.1:`port` answers `GET /` with Host `host` with 200. */
@@ -103,13 +109,10 @@ interface WrkResult {
 
 const ms = (value: string, unit: string): number => Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? NaN);
 
-/** wrk with keep-alive from core 1 against `port`. */
-function wrk(port: number): WrkResult {
-  const result = spawnSync(
-    pin(1, ['wrk'])[0]!,
-    [...pin(1, ['wrk']).slice(1), '-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`],
-    { encoding: 'utf8', timeout: (WRK_SECONDS + 20) * 1000 },
-  );
+/** wrk with keep-alive against `port`: from core 1 with one thread, or unpinned with two (`spread`). */
+function wrk(port: number, spread = false): WrkResult {
+  const argv = [...(spread ? ['wrk', '-t2'] : pin(1, ['wrk', '-t1'])), `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, '--latency', '-H', `Host: ${HOST}`, `http://127.0.0.1:${port}/`];
+  const result = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: (WRK_SECONDS + 20) * 1000 });
   const out = result.stdout ?? '';
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const p50 = /50%\s+([\d.]+)(us|ms|s)/.exec(out);
@@ -154,6 +157,48 @@ async function paced(port: number, rate: number): Promise<{ p50Ms: number; p99Ms
   return { p50Ms: at(50), p99Ms: at(99), sent: latencies.length };
 }
 
+/**
+ * Full TLS handshakes per second against `port` (TLS 1.3, no session resumption): 16
+ * clients connect, finish the handshake and close, again and again, for `seconds`.
+ */
+async function tlsHandshakes(port: number, seconds = 3): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port, servername: HOST, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+        done += 1;
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', reject);
+    });
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (performance.now() < end) await one();
+    }),
+  );
+  return done / ((performance.now() - t0) / 1000);
+}
+
+/** A data dir whose store has the bench app, its one Machine at `upstream` (for `aloft proxy`). */
+async function benchDataDir(dir: string, upstream: number): Promise<string> {
+  const dataDir = join(dir, 'data');
+  await mkdir(dataDir);
+  const store = await openSqliteStore({ path: join(dataDir, 'aloft.db') });
+  await store.createApp(sampleApp({ name: 'bench' }));
+  const service: MachineService = {
+    protocol: 'tcp',
+    internal_port: upstream,
+    ports: [{ port: 80, handlers: ['http'] }],
+    concurrency: { type: 'requests', soft_limit: 100_000, hard_limit: 100_000 },
+  };
+  await store.createMachine(sampleMachine({ appName: 'bench', state: 'started', addresses: { ipv4: '127.0.0.1', ipv6: 'fdaa::1' }, config: { image: 'x', services: [service] } }));
+  await store.close();
+  return dataDir;
+}
+
 async function main(): Promise<void> {
   if (twoCores) spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
   const dir = await mkdtemp(join(tmpdir(), 'aloft-bench-proxy-'));
@@ -161,7 +206,7 @@ async function main(): Promise<void> {
     const upstream = await freePort();
     const nginxProxy = await freePort();
     await startNginx(dir, 'upstream', 1, `server { listen 127.0.0.1:${upstream}; location / { return 200 "ok\\n"; } }`);
-    await startNginx(
+    const nginxOne = await startNginx(
       dir,
       'proxy',
       0,
@@ -173,8 +218,8 @@ async function main(): Promise<void> {
 
     const server = fileURLToPath(new URL('./_proxy-server.ts', import.meta.url));
     const aloft = start(pin(0, [process.execPath, '--import', 'tsx', server, String(upstream)]), 'ipc');
-    const ready = await new Promise<{ port: number; routeUpdateMs: number; routeUpdateMaxMs: number }>((resolve, reject) => {
-      aloft.once('message', (m) => resolve(m as { port: number; routeUpdateMs: number; routeUpdateMaxMs: number }));
+    const ready = await new Promise<{ port: number; tlsPort: number; routeUpdateMs: number; routeUpdateMaxMs: number }>((resolve, reject) => {
+      aloft.once('message', (m) => resolve(m as { port: number; tlsPort: number; routeUpdateMs: number; routeUpdateMaxMs: number }));
       aloft.once('exit', (code) => reject(new Error(`the aloft proxy process exited with ${code}`)));
     });
     await waitUp(ready.port);
@@ -187,6 +232,31 @@ async function main(): Promise<void> {
     const through = await paced(ready.port, rate);
     const direct = await paced(upstream, rate);
     const nginxAt = await paced(nginxProxy, rate);
+    await tlsHandshakes(ready.tlsPort, 0.5); // the first makes the app's certificate
+    const handshakes = await tlsHandshakes(ready.tlsPort);
+    aloft.send('stop');
+    await once(aloft, 'exit');
+    nginxOne.kill('SIGTERM');
+
+    // The curve: the same on two cores (two workers each, unpinned; wrk and the upstream share them).
+    const twoWorkers = await freePort();
+    const nginxTwo = await freePort();
+    await startNginx(
+      dir,
+      'proxy2',
+      null,
+      `upstream machine { server 127.0.0.1:${upstream}; keepalive 64; keepalive_timeout 4s; }
+  server { listen 127.0.0.1:${nginxTwo}; location / { proxy_pass http://machine; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+      2,
+    );
+    const dataDir = await benchDataDir(dir, upstream);
+    const cli = fileURLToPath(new URL('../bin/aloft.js', import.meta.url));
+    start([process.execPath, cli, 'proxy', '--data-dir', dataDir, '--port', String(twoWorkers), '--no-tls', '--workers', '2', '--autostop-interval', '0']);
+    await waitUp(twoWorkers);
+    await waitUp(nginxTwo);
+    for (const port of [twoWorkers, nginxTwo]) await paced(port, 2000).catch(() => undefined);
+    const aloftTwo = wrk(twoWorkers, true);
+    const nginxTwoWrk = wrk(nginxTwo, true);
 
     console.log(`aloft proxy: ${Math.round(aloftWrk.rps)} req/s, p50 ${aloftWrk.p50Ms} ms, p99 ${aloftWrk.p99Ms} ms (wrk, ${CONNECTIONS} connections, ${WRK_SECONDS} s)`);
     console.log(`nginx      : ${Math.round(nginxWrk.rps)} req/s, p50 ${nginxWrk.p50Ms} ms, p99 ${nginxWrk.p99Ms} ms`);
@@ -195,10 +265,14 @@ async function main(): Promise<void> {
       `at ${rate} req/s (50% of aloft's saturation): p99 direct ${round(direct.p99Ms)} ms, through aloft ${round(through.p99Ms)} ms, through nginx ${round(nginxAt.p99Ms)} ms`,
     );
     console.log(`route update (store write → first routed request): median ${round(ready.routeUpdateMs)} ms, max ${round(ready.routeUpdateMaxMs)} ms`);
+    console.log(`TLS: ${Math.round(handshakes)} full handshakes/s (TLS 1.3, self-signed P-256 certificate, 16 clients)`);
     console.log(`cores: ${twoCores ? 'proxies pinned to core 0, wrk and upstream on core 1' : 'one core, nothing pinned'}`);
-    aloft.send('stop');
+    console.log(
+      `two cores, two workers each (wrk and upstream on the same cores): aloft ${Math.round(aloftTwo.rps)} req/s, nginx ${Math.round(nginxTwoWrk.rps)} req/s, ratio ${round(aloftTwo.rps / nginxTwoWrk.rps)}; aloft 2 workers / 1 worker: ${round(aloftTwo.rps / aloftWrk.rps)}`,
+    );
     console.log(
       JSON.stringify({
+        bench: 'proxy',
         rps: Math.round(aloftWrk.rps),
         nginx_rps: Math.round(nginxWrk.rps),
         ratio: round(aloftWrk.rps / nginxWrk.rps),
@@ -209,7 +283,10 @@ async function main(): Promise<void> {
         p99_added_ms: round(through.p99Ms - direct.p99Ms),
         nginx_p99_added_ms: round(nginxAt.p99Ms - direct.p99Ms),
         paced_rps: rate,
-        tls_hs_per_s: null,
+        tls_hs_per_s: Math.round(handshakes),
+        rps_2_workers: Math.round(aloftTwo.rps),
+        nginx_rps_2_workers: Math.round(nginxTwoWrk.rps),
+        ratio_2_workers: round(aloftTwo.rps / nginxTwoWrk.rps),
         route_update_ms: round(ready.routeUpdateMs),
       }),
     );

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Backend, BackendController, BackendHandler } from './backend/index.ts';
 import type { ProxyContext } from './context.ts';
 import type { ClientGone } from './client-gone.ts';
 import type { RouteEntry } from './route-entry.ts';
@@ -30,13 +30,13 @@ class ClientGoneError extends Error {
 }
 
 /**
- * Sends `ctx.req` to `entry` over `dispatcher` (pooled keep-alive connections) and
+ * Sends `ctx.req` to `entry` over `backend` (pooled keep-alive connections) and
  * streams the response back, both ways without buffering and with backpressure. The
  * request body is the client's stream itself, so `bodyRead` says truthfully whether
  * any of it left: on a connect failure nothing was read and the caller may retry.
  */
 export function exchange(
-  dispatcher: Dispatcher,
+  backend: Backend,
   ctx: ProxyContext,
   entry: RouteEntry,
   headers: string[],
@@ -47,7 +47,7 @@ export function exchange(
   const method = req.method ?? 'GET';
   return new Promise((resolve) => {
     const progress = { dispatched: false, bodyRead: false, responded: false, method };
-    let controller: Dispatcher.DispatchController | undefined;
+    let controller: BackendController | undefined;
     let settled = false;
     // A fly-replay response being read for the replay step instead of sent on.
     let captured: { headers: IncomingHttpHeaders; chunks: Buffer[]; size: number } | undefined;
@@ -59,13 +59,14 @@ export function exchange(
       resolve(result);
     };
     const onGone = (): void => {
-      controller?.abort(new ClientGoneError());
+      // Settled first: the backend reports the abort as an error, which must not count as the backend's failure.
       settle({ outcome: 'aborted' });
+      controller?.abort(new ClientGoneError());
     };
     if (clientGone.gone) return settle({ outcome: 'aborted' });
     clientGone.listen(onGone);
 
-    const handler: Dispatcher.DispatchHandler = {
+    const handler: BackendHandler = {
       onRequestStart(c) {
         controller = c;
         progress.dispatched = true;
@@ -81,7 +82,7 @@ export function exchange(
           return;
         }
         ctx.machine = entry;
-        res.writeHead(statusCode, statusMessage ?? '', forwardedResponseHeaders(responseHeaders, ctx.requestId));
+        res.writeHead(statusCode, statusMessage, forwardedResponseHeaders(responseHeaders, ctx.requestId));
       },
       onResponseData(c, chunk) {
         if (settled) return;
@@ -118,7 +119,7 @@ export function exchange(
       },
     };
     try {
-      dispatcher.dispatch(
+      backend.dispatch(
         {
           origin: entry.origin,
           path: ctx.path,

@@ -31,4 +31,5 @@ export { DirCertStore, MemoryCertStore, type CertPair, type CertStore } from './
 // tls/self-signed.ts and tls/acme.ts load on first use (x509 and ACME libraries are heavy).
 export type { AcmeOptions } from './tls/acme.ts';
 export type { AutoscaleOptions } from './server.ts';
-export { Autostarter, Autostopper, OriginPools, autoscaleOf, type AutostopEvent, type AutoscaleSettings, type AutostopMode } from './autoscale/index.ts';
+export { Autostarter, Autostopper, autoscaleOf, type AutostopEvent, type AutoscaleSettings, type AutostopMode } from './autoscale/index.ts';
+export { BackendPools, type Backend } from './backend/index.ts';

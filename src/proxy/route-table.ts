@@ -5,6 +5,7 @@ import { toAloftError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { HealthChecker } from './health/health-checker.ts';
 import { toRouteEntry, type RouteEntry } from './route-entry.ts';
+import { servicePortsOf, type ServicePort } from './listeners/service-ports.ts';
 
 /** Where an app's traffic can go right now. */
 export interface AppRoutes {
@@ -31,6 +32,8 @@ interface Held {
   /** Set while the Machine is `started`: when the table saw it become so. */
   startedAt: number;
   entry: RouteEntry | undefined;
+  /** Its services' edge ports, whatever its state (raw TCP listeners follow these). */
+  ports: readonly ServicePort[];
 }
 
 type KnownRoutes = { readonly known: true } & AppRoutes;
@@ -162,6 +165,21 @@ export class RouteTable {
   }
 
   /** The entry of one Machine if it is routable now (started and healthy). */
+  /** Apps with Machines the table holds. */
+  appNames(): string[] {
+    return [...this.#byApp.keys()];
+  }
+
+  /**
+   * The edge ports any of the app's Machines declares (whatever their state: a stopped
+   * Machine's port stays served, so a later autostart has a listener to wake it through).
+   */
+  servicePorts(appName: string): ServicePort[] {
+    const out: ServicePort[] = [];
+    for (const id of this.#byApp.get(appName) ?? []) out.push(...(this.#machines.get(id)?.ports ?? []));
+    return out;
+  }
+
   entry(machineId: string): RouteEntry | undefined {
     const held = this.#machines.get(machineId);
     if (held?.state !== 'started' || held.entry === undefined || this.isDraining(machineId)) return undefined;
@@ -246,7 +264,8 @@ export class RouteTable {
     const startedAt = started ? (previous?.state === 'started' ? previous.startedAt : now) : 0;
     // A cordoned Machine keeps running but gets no new traffic (Fly's cordon).
     const entry = started && machine.cordoned !== true ? toRouteEntry(machine, startedAt) : undefined;
-    this.#machines.set(machine.id, { appName: machine.appName, state: machine.state, startedAt, entry });
+    const ports = entry?.services ?? servicePortsOf(machine.config);
+    this.#machines.set(machine.id, { appName: machine.appName, state: machine.state, startedAt, entry, ports });
     // Checks run only while the Machine could take traffic: `stopping` stops them.
     if (entry !== undefined) this.#health?.track(entry);
     else this.#health?.untrack(machine.id);

@@ -19,15 +19,17 @@ import { forwardStep, type RetryEvent } from './steps/forward.ts';
 import { resolveAppStep } from './steps/resolve-app.ts';
 import { httpServerOptions, resolveLimits, type ClientLimits } from './guard/limits.ts';
 import { bodyIdleStep, headerGuardStep, rateLimitStep } from './steps/guards.ts';
+import { RateLimiter } from './guard/rate-limiter.ts';
 import { replayStep, type ReplaySettings } from './steps/replay.ts';
 import { forceHttpsStep } from './steps/force-https.ts';
 import { createEdgeListeners, type EdgePorts, type TlsOptions } from './listeners/edge-listeners.ts';
 import { listenOn } from './listeners/listen.ts';
 import type { TcpService } from './tcp/tcp-listener.ts';
+import { TcpDiscovery } from './tcp/tcp-discovery.ts';
 import { Autostarter } from './autoscale/autostart.ts';
 import { Autostopper } from './autoscale/autostop.ts';
 import type { AutoscaleStore } from './autoscale/intents.ts';
-import { OriginPools } from './autoscale/origin-pools.ts';
+import { BackendPools } from './backend/index.ts';
 
 /** Autostart and autostop (autoscale/): the proxy starts and stops Machines by writing intents. */
 export interface AutoscaleOptions {
@@ -86,8 +88,13 @@ export interface ProxyOptions {
   autoscale?: AutoscaleOptions;
   /** A TLS port (SNI certificate per app, HTTP/2 by ALPN); off unless given. force_https redirects to it. */
   tls?: TlsOptions;
-  /** Raw TCP services (service ports without the `http` handler), each on a listener of its own. */
+  /**
+   * Raw TCP services (service ports without the `http` handler), each on a listener of
+   * its own. Without it, they are found in the Machines' configs (`discoverTcp`).
+   */
   tcp?: TcpService[];
+  /** Serve every app's raw TCP service ports as Machines declare them. Default: true unless `tcp` is given. */
+  discoverTcp?: boolean;
 }
 
 /** A running (or ready to run) edge proxy. */
@@ -108,8 +115,12 @@ export interface Proxy {
   readonly autostarter: Autostarter | undefined;
   /** Set with `autoscale` and an interval: stops idle excess Machines. */
   readonly autostopper: Autostopper | undefined;
+  /** `app:port` → bound port of every raw TCP service listening now. */
+  tcpPorts(): Record<string, number>;
+  /** Resolves once TCP service listeners match the routing table's changes so far (for tests). */
+  settledTcp(): Promise<void>;
   /** The backend connection pools, one per Machine origin. */
-  readonly pools: OriginPools;
+  readonly pools: BackendPools;
 }
 
 /**
@@ -137,11 +148,11 @@ export function createProxy(options: ProxyOptions): Proxy {
   const balancer = new Balancer(table, region, options.balance, clock);
   const metrics = new ProxyMetrics();
   const backend = options.backend ?? {};
-  const dispatcher = new OriginPools({
-    connect: { timeout: backend.connectTimeoutMs ?? 5000 },
-    headersTimeout: backend.headersTimeoutMs ?? 60_000,
-    bodyTimeout: backend.bodyTimeoutMs ?? 60_000,
-    keepAliveTimeout: backend.keepAliveTimeoutMs ?? 4000,
+  const dispatcher = new BackendPools({
+    connectTimeoutMs: backend.connectTimeoutMs ?? 5000,
+    headersTimeoutMs: backend.headersTimeoutMs ?? 60_000,
+    bodyTimeoutMs: backend.bodyTimeoutMs ?? 60_000,
+    keepAliveTimeoutMs: backend.keepAliveTimeoutMs ?? 4000,
   });
   const autoscale = options.autoscale;
   const autostarter =
@@ -162,12 +173,13 @@ export function createProxy(options: ProxyOptions): Proxy {
           log,
         });
   const limits = resolveLimits(options.limits);
+  const rateLimiter = limits.rateLimit === undefined ? undefined : new RateLimiter(limits.rateLimit, clock);
   // The chain, cheapest refusals first: count (sees every answer) → rate limit (off
   // by default) → header guard → body idle timeout → resolve app → replay, which
   // runs forward once per hop.
   const forward = forwardStep({
     table,
-    dispatcher,
+    backend: dispatcher,
     picker: options.picker ?? balancer.picker,
     acquire: (entry, ctx) => balancer.acquire(entry, ctx),
     queue: balancer.queue,
@@ -193,6 +205,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     // Late-bound: the chain below is built with the edge's steps in it.
     handle: (req, res) => handle(req, res),
     limits,
+    rateLimiter,
     nextRequestId: () => nextRequestId(),
     connectTimeoutMs: backend.connectTimeoutMs ?? 5000,
     log,
@@ -201,7 +214,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   });
   const steps: Step[] = [
     countStep(metrics),
-    ...(limits.rateLimit === undefined ? [] : [rateLimitStep(limits.rateLimit, clock)]),
+    ...(rateLimiter === undefined ? [] : [rateLimitStep(rateLimiter)]),
     headerGuardStep(limits.maxHeaders),
     bodyIdleStep(limits.bodyIdleTimeoutMs),
     ...edge.beforeRouting,
@@ -221,6 +234,17 @@ export function createProxy(options: ProxyOptions): Proxy {
       else answer(ctx, 'PROXY_INTERNAL', `the proxy failed handling request ${ctx.requestId}`);
     });
   };
+
+  const discovery =
+    (options.discoverTcp ?? options.tcp === undefined)
+      ? new TcpDiscovery({
+          table,
+          listenerFor: (service) => edge.tcpListenerFor(service),
+          reserved: () => [boundPort, edge.httpsPort()].filter((p): p is number => p !== undefined),
+          log,
+        })
+      : undefined;
+  let boundPort: number | undefined;
 
   const server = createServer(httpServerOptions(limits), handle);
   server.on('upgrade', edge.upgrade);
@@ -252,12 +276,18 @@ export function createProxy(options: ProxyOptions): Proxy {
         await this.close();
         throw err;
       });
+      boundPort = address.port;
+      await discovery?.start();
       const ports = { port: address.port, ...edgePorts };
+      if (discovery !== undefined) ports.tcpPorts = { ...ports.tcpPorts, ...discovery.ports() };
       log.info({ host, ...ports, domain, region }, 'proxy: listening');
       return ports;
     },
+    tcpPorts: () => ({ ...discovery?.ports() }),
+    settledTcp: async () => discovery?.settled(),
     async close() {
       await autostopper?.close();
+      await discovery?.close();
       table.stop();
       // Waiting requests get their 503 now rather than at the grace's end; checks stop.
       balancer.close();

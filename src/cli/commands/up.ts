@@ -10,7 +10,7 @@ import { parseDurationMs } from '../../model/index.ts';
 import { invalidField } from '../../lib/errors.ts';
 
 /** `--autostop-interval`: a duration with a unit ("5m", "500ms") or a bare number of ms. */
-function parseInterval(value: string): number {
+export function parseInterval(value: string): number {
   const ms = /^\d+$/.test(value) ? Number(value) : parseDurationMs(value);
   if (ms === undefined) throw invalidField('start aloft', 'autostop-interval', 'a duration such as "5m", "30s" or "500ms" (0: off)', value);
   return ms;

@@ -6,6 +6,5 @@
 export { Autostarter, type AutostartOptions, type AutostartResult } from './autostart.ts';
 export { Autostopper, type AutostopEvent, type AutostopOptions } from './autostop.ts';
 export { autoscaleOf, type AutoscaleSettings, type AutostopMode } from './settings.ts';
-export { OriginPools } from './origin-pools.ts';
 export { writeStartIntent, writeStopIntent, type AutoscaleStore } from './intents.ts';
 export { isBusy } from './busy.ts';

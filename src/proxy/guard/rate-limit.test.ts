@@ -59,3 +59,29 @@ test('a flood from one address gets 429 with Retry-After; another address is not
   assert.equal((await get('127.0.0.1')).status, 200);
   assert.equal((await get('127.0.0.1')).status, 429);
 });
+
+test('upgrade requests (WebSockets) meet the same limit: over it, 429 with Retry-After and nothing reaches the Machine', async () => {
+  const address = '127.0.0.3';
+  const before = served;
+  // Use up this address's burst with plain requests, then ask for an upgrade.
+  for (let i = 0; i < 5; i++) assert.equal((await get(address)).status, 200);
+  const answer = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1',
+      port: world.port,
+      localAddress: address,
+      headers: { host: 'web.localhost', connection: 'upgrade', upgrade: 'websocket' },
+      agent: false,
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] });
+    });
+    req.on('upgrade', () => reject(new Error('the upgrade went through')));
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(answer.status, 429);
+  assert.equal(answer.retryAfter, '1');
+  assert.equal(served, before + 5);
+});

@@ -3,11 +3,12 @@ import type { Socket } from 'node:net';
 import { invalidField } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Balancer } from '../balance/balancer.ts';
+import type { RateLimiter } from '../guard/rate-limiter.ts';
 import type { ResolvedLimits } from '../guard/limits.ts';
 import { appFromHost } from '../host.ts';
 import type { Picker } from '../picker.ts';
 import type { RouteTable } from '../route-table.ts';
-import { checkTcpService, createTcpListener, type TcpService } from '../tcp/tcp-listener.ts';
+import { checkTcpService, createTcpListener, type TcpListener, type TcpService } from '../tcp/tcp-listener.ts';
 import { DirCertStore, MemoryCertStore, type CertStore } from '../tls/cert-store.ts';
 import { SniResolver } from '../tls/sni.ts';
 import type { AcmeIssuer } from '../tls/acme.ts';
@@ -51,6 +52,8 @@ export interface EdgeListenerOptions {
   picker: Picker;
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   limits: ResolvedLimits;
+  /** The per-address limit the HTTP chain applies, for upgrades too (none when off). */
+  rateLimiter?: RateLimiter | undefined;
   nextRequestId: () => string;
   connectTimeoutMs: number;
   log: Logger;
@@ -62,6 +65,8 @@ export interface EdgeListenerOptions {
 export interface EdgeListeners {
   /** For `server.on('upgrade')`: WebSockets and other HTTP/1.1 upgrades. */
   readonly upgrade: ReturnType<typeof upgradeHandler>;
+  /** A listener for one app's raw TCP service port (for TCP services found in Machine configs). */
+  tcpListenerFor(service: TcpService): TcpListener;
   /** Steps for the plain chain before routing (ACME HTTP-01 answers). */
   readonly beforeRouting: readonly Step[];
   /** Gets `name` a certificate from the ACME CA and serves it from the next handshake; needs `tls.acme`. */
@@ -94,6 +99,7 @@ export function createEdgeListeners(options: EdgeListenerOptions): EdgeListeners
     loads: balancer.loads,
     nextRequestId: options.nextRequestId,
     connectTimeoutMs: options.connectTimeoutMs,
+    rateLimiter: options.rateLimiter,
     log,
   });
   const certs = options.tls?.certs;
@@ -122,7 +128,7 @@ export function createEdgeListeners(options: EdgeListenerOptions): EdgeListeners
   // The balancer's picker reads only the client socket (its own load share) and steering (none on raw TCP).
   const choose = (candidates: Parameters<Picker>[0], socket: Socket): ReturnType<Picker> =>
     balancer.picker(candidates, { req: { socket }, steering: undefined } as unknown as Parameters<Picker>[1]);
-  const tcpListeners = tcp.map((service) =>
+  const tcpListenerFor = (service: TcpService): TcpListener =>
     createTcpListener({
       service,
       host: options.host,
@@ -133,8 +139,9 @@ export function createEdgeListeners(options: EdgeListenerOptions): EdgeListeners
       connectTimeoutMs: options.connectTimeoutMs,
       handshakeTimeoutMs: limits.headersTimeoutMs,
       log,
-    }),
-  );
+    });
+  const tcpListeners = tcp.map(tcpListenerFor);
+
   const acme = options.tls?.acme;
   if (acme !== undefined && !/^https?:\/\/[^/\s]+/.test(acme.directoryUrl)) {
     throw invalidField('start proxy', 'tls.acme.directoryUrl', 'an http(s) URL of an ACME directory', acme.directoryUrl);
@@ -154,6 +161,7 @@ export function createEdgeListeners(options: EdgeListenerOptions): EdgeListeners
   };
   return {
     upgrade,
+    tcpListenerFor,
     beforeRouting: acme === undefined ? [] : [http01Step(challenges)],
     async issueCertificate(name) {
       if (acme === undefined) {

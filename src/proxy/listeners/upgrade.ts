@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../lib/log.ts';
+import type { RateLimiter } from '../guard/rate-limiter.ts';
 import type { LoadTracker } from '../balance/load-tracker.ts';
 import { createContext } from '../context.ts';
 import { clientIp, forwardedRequestHeaders } from '../forwarded-headers.ts';
@@ -24,6 +25,8 @@ export interface UpgradeOptions {
   nextRequestId: () => string;
   /** Give up connecting to the Machine after this long. */
   connectTimeoutMs: number;
+  /** The per-address limit requests meet; an upgrade is a request too. */
+  rateLimiter?: RateLimiter | undefined;
   log: Logger;
 }
 
@@ -41,6 +44,8 @@ export function upgradeHandler(options: UpgradeOptions): (req: IncomingMessage, 
     const ctx = createContext(req, new ServerResponse(req), options.nextRequestId(), options.region);
     const app = appFromHost(ctx.host, domain);
     const fail = (code: Parameters<typeof rawAnswer>[1], message: string): void => rawAnswer(client, code, message, ctx.requestId);
+    const refused = options.rateLimiter?.refuse(clientIp(req));
+    if (refused !== undefined) return rawAnswer(client, 'PROXY_RATE_LIMITED', refused.message, ctx.requestId, { 'retry-after': String(refused.retryAfterS) });
     if (app === undefined) {
       fail('PROXY_NO_ROUTE', `Cannot route request as 'Host' must be '<app>.${domain}': got ${JSON.stringify(ctx.host ?? '')}`);
       return;

@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import type { Dispatcher } from 'undici';
+import type { Backend } from '../backend/index.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Step } from '../compose.ts';
@@ -29,7 +29,7 @@ export interface RetryEvent {
 
 export interface ForwardOptions {
   table: RouteTable;
-  dispatcher: Dispatcher;
+  backend: Backend;
   picker: Picker;
   retry: RetryPolicy;
   clock: Clock;
@@ -58,7 +58,7 @@ interface Failure {
  * 502. The client leaving aborts the backend request.
  */
 export function forwardStep(options: ForwardOptions): Step {
-  const { table, dispatcher, clock, metrics, log, onRetry } = options;
+  const { table, backend, clock, metrics, log, onRetry } = options;
   return async (ctx) => {
     const { req, res } = ctx;
     const gone = new ClientGone();
@@ -135,7 +135,7 @@ export function forwardStep(options: ForwardOptions): Step {
         const release = options.acquire?.(next.entry, ctx);
         let result: Awaited<ReturnType<typeof exchange>>;
         try {
-          result = await exchange(dispatcher, ctx, next.entry, headers, hasBody, gone);
+          result = await exchange(backend, ctx, next.entry, headers, hasBody, gone);
         } finally {
           release?.();
         }

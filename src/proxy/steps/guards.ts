@@ -1,26 +1,19 @@
-import type { Clock } from '../../lib/clock.ts';
 import type { Step } from '../compose.ts';
 import { answer } from '../answers.ts';
 import { hasRequestBody } from '../exchange.ts';
 import { clientIp } from '../forwarded-headers.ts';
-import { TokenBuckets } from '../guard/token-bucket.ts';
-import type { RateLimit } from '../guard/limits.ts';
+import type { RateLimiter } from '../guard/rate-limiter.ts';
 
 /**
  * Limits requests per client address with token buckets: over the limit, 429 with
  * Retry-After (whole seconds, at least 1) and no backend is touched. Other addresses
  * have their own buckets, so one flooding client does not slow the rest.
  */
-export function rateLimitStep(limit: RateLimit, clock: Clock): Step {
-  const buckets = new TokenBuckets(limit);
+export function rateLimitStep(limiter: RateLimiter): Step {
   return (ctx, next) => {
-    const ip = clientIp(ctx.req);
-    const waitMs = buckets.take(ip, clock.now());
-    if (waitMs === 0) return next();
-    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-    answer(ctx, 'PROXY_RATE_LIMITED', `Cannot accept request as client ${ip} must make at most ${limit.ratePerSecond} requests/s (burst ${limit.burst}): retry in ${seconds}s`, {
-      'retry-after': String(seconds),
-    });
+    const refused = limiter.refuse(clientIp(ctx.req));
+    if (refused === undefined) return next();
+    answer(ctx, 'PROXY_RATE_LIMITED', refused.message, { 'retry-after': String(refused.retryAfterS) });
     return Promise.resolve();
   };
 }

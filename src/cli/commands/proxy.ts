@@ -1,0 +1,95 @@
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { invalidField } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/log.ts';
+import { defaultSettings } from '../../platform/index.ts';
+import { createProxy } from '../../proxy/index.ts';
+import { runProxyWorkers } from '../../proxy/workers.ts';
+import { openSqliteStore } from '../../store/index.ts';
+import { say } from '../output.ts';
+import { parseInterval } from './up.ts';
+
+interface ProxyOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  tlsPort: number;
+  tls: boolean;
+  domain: string;
+  region: string;
+  workers: number;
+  autostopInterval: number;
+}
+
+const port = (what: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalidField('start the proxy', what, 'a port number from 0 to 65535', value);
+  return n;
+};
+
+/**
+ * `aloft proxy`: the edge proxy alone, following a data dir's store (beside `aloft up`
+ * or on an edge host), until Ctrl-C. `--workers N` runs it on N cores (node:cluster).
+ */
+export function proxyCommand(program: Command): void {
+  const defaults = defaultSettings();
+  program
+    .command('proxy')
+    .description("run the edge proxy alone, routing by the data dir's store")
+    .option('--data-dir <dir>', 'where state lives (or ALOFT_DATA_DIR)', defaults.dataDir)
+    .option('--host <host>', 'the address to listen on', defaults.proxyHost)
+    .option('--port <port>', 'the HTTP port (0: any free one)', port('port'), defaults.proxyPort)
+    .option('--tls-port <port>', 'the TLS port: https and HTTP/2, a certificate per app (0: any free one)', port('tls-port'), defaults.tlsPort ?? 8443)
+    .option('--no-tls', 'no TLS port')
+    .option('--domain <domain>', 'apps are served at <app>.<domain>', defaults.domain)
+    .option('--region <region>', "this edge's region", defaults.region)
+    .option('--workers <n>', 'processes, one per core to use (autostop needs 1)', (v) => Number(v), 1)
+    .option('--autostop-interval <duration>', 'how often idle excess Machines are stopped ("5m", "30s"; 0: never)', parseInterval, defaults.autostopIntervalMs)
+    .action(async (opts: ProxyOptions) => {
+      if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > 256) {
+        throw invalidField('start the proxy', 'workers', 'an integer from 1 to 256', opts.workers);
+      }
+      if (opts.workers > 1 && opts.autostopInterval !== 0) {
+        // Each worker would judge idleness from its own share of the load and stop Machines the others are using.
+        throw invalidField('start the proxy', 'workers', '1 while autostop is on (add --autostop-interval 0 to run several)', opts.workers);
+      }
+      const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
+      const stop = await runProxyWorkers({
+        workers: opts.workers,
+        log,
+        async startWorker() {
+          const store = await openSqliteStore({ path: join(opts.dataDir, 'aloft.db') });
+          const proxy = createProxy({
+            store,
+            host: opts.host,
+            port: opts.port,
+            domain: opts.domain,
+            region: opts.region,
+            log,
+            autoscale: { store, autostopIntervalMs: opts.autostopInterval },
+            ...(opts.tls ? { tls: { port: opts.tlsPort, certs: join(opts.dataDir, 'certs') } } : {}),
+          });
+          const ports = await proxy.listen();
+          return {
+            ports: { port: ports.port, tlsPort: ports.tlsPort },
+            async stop() {
+              await proxy.close();
+              await store.close();
+            },
+          };
+        },
+        onReady(ports) {
+          const tls = ports['tlsPort'] === undefined ? '' : `, https on ${opts.host}:${ports['tlsPort']}`;
+          say(`aloft proxy is up: http on ${opts.host}:${ports['port']}${tls}, ${opts.workers} worker${opts.workers === 1 ? '' : 's'}, apps at <app>.${opts.domain}    Stop: Ctrl-C`);
+        },
+      });
+      let stopping = false;
+      const shutdown = (): void => {
+        if (stopping) return;
+        stopping = true;
+        void stop().then(() => process.exit(0));
+      };
+      process.on('SIGINT', shutdown);
+      process.on('SIGTERM', shutdown);
+    });
+}
