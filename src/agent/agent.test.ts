@@ -121,6 +121,21 @@ describe('Agent', () => {
     assert.equal(stopped.state, 'stopped');
   });
 
+  test('regression: a reconcile between an exit and the driver reporting it keeps the exit code', async () => {
+    const agent = await newAgent();
+    const m = await createMachine('created', { restart: { policy: 'no' } });
+    await request(m.id, ['created'], 'starting');
+    await reach(m.id, 'started');
+    world.exit(m.id, { exitCode: 3, signal: null }, { tellWaiters: false });
+    // Any write to the Machine (a check flipping, metadata) makes the agent look at it again.
+    await store.updateMachine(m.id, { patch: { checks: [] } });
+    await agent.idle();
+    if (world.sandboxes.has(m.id)) world.tellWaiters(m.id);
+    await reach(m.id, 'stopped');
+    const [exit] = await store.listEvents(m.id, { limit: 1 });
+    assert.equal((exit?.request?.['exit_event'] as Record<string, unknown>)['exit_code'], 3);
+  });
+
   test('on-failure restarts a crashed machine, up to max_retries', async () => {
     await newAgent();
     const m = await createMachine('created', { restart: { policy: 'on-failure', max_retries: 1 } });

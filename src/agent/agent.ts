@@ -339,6 +339,10 @@ export class Agent {
       this.#watchExit(machine.id);
       return;
     }
+    // Gone, but this agent is waiting on it: the driver's wait is about to report the
+    // exit with its code (the runtime can say "stopped" a moment before), and that
+    // schedules the Machine again. Recording it now would lose the code.
+    if (this.#waiting.has(machine.id)) return;
     await this.#onExit(machine.id, { exitCode: null, signal: null }, 'exited while the agent was away');
   }
 

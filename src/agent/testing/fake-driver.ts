@@ -9,7 +9,7 @@ import type { ExecRequest, ExecResult, ProcessInfo } from '../../runtime/exec-ty
 export class FakeWorld {
   readonly sandboxes = new Map<
     string,
-    { running: boolean; paused?: boolean; checkpointed?: boolean; spec: RunSpec; exit?: ExitStatus; waiters: ((s: ExitStatus) => void)[] }
+    { running: boolean; paused?: boolean; checkpointed?: boolean; spec: RunSpec; exit?: ExitStatus; lagging?: boolean; waiters: ((s: ExitStatus) => void)[] }
   >();
   /**
    * How `suspend` answers, as a checkpointing driver would: 'checkpoint' saves (status
@@ -30,13 +30,26 @@ export class FakeWorld {
   /** How many of the next stops throw, as a runtime hiccup would. */
   failStops = 0;
 
-  /** The machine's process exits by itself. */
-  exit(id: string, status: ExitStatus): void {
+  /**
+   * The machine's process exits by itself. With `tellWaiters: false` the runtime already
+   * reports it gone but the driver's `wait` has not answered yet (as a real one lags);
+   * `tellWaiters(id)` answers it.
+   */
+  exit(id: string, status: ExitStatus, options: { tellWaiters?: boolean } = {}): void {
     const box = this.sandboxes.get(id);
     if (!box || !box.running) throw new Error(`fake: ${id} is not running`);
     box.running = false;
     box.exit = status;
-    for (const w of box.waiters.splice(0)) w(status);
+    box.lagging = options.tellWaiters === false;
+    if (!box.lagging) this.tellWaiters(id);
+  }
+
+  /** Answers the `wait`s of a machine that has exited. */
+  tellWaiters(id: string): void {
+    const box = this.sandboxes.get(id);
+    if (box?.exit === undefined) throw new Error(`fake: ${id} has not exited`);
+    box.lagging = false;
+    for (const w of box.waiters.splice(0)) w(box.exit);
   }
 }
 
@@ -91,7 +104,7 @@ export class FakeDriver implements Driver {
   wait(id: string): Promise<ExitStatus> {
     const box = this.world.sandboxes.get(id);
     if (!box) return Promise.reject(new Error(`fake: no ${id}`));
-    if (!box.running) return Promise.resolve(box.exit ?? { exitCode: null, signal: null });
+    if (!box.running && box.lagging !== true) return Promise.resolve(box.exit ?? { exitCode: null, signal: null });
     return new Promise((resolve) => box.waiters.push(resolve));
   }
 
