@@ -22,10 +22,12 @@ export interface ProxyWorkersOptions {
 /**
  * Runs the proxy on several cores with node:cluster: the primary forks `workers`
  * processes that each run the whole proxy (routing table, health checks, pools) on
- * shared listening sockets, and restarts any that die. The kernel hands connections
- * to whichever worker accepts first (SCHED_NONE): the primary's round-robin would put
- * every connection through one more process. Returns a stop for the primary (in a
- * worker, it resolves only when the worker is told to stop, then exits).
+ * shared listening sockets, and restarts any that die. The primary accepts and hands
+ * connections out round-robin (Node's SCHED_RR): that costs one handoff per
+ * connection, not per request, and keeps long-lived keep-alive connections evenly
+ * spread, where letting the workers race for accepts (SCHED_NONE) piles most of them
+ * onto one. Returns a stop for the primary (in a worker, it resolves only when the
+ * worker is told to stop, then exits).
  *
  * Each worker sees only its own share of the load, so per-Machine limits and autostop
  * are per worker: callers keep autostop to single-process proxies.
@@ -39,7 +41,7 @@ export async function runProxyWorkers(options: ProxyWorkersOptions): Promise<() 
       await running.stop();
     };
   }
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.schedulingPolicy = cluster.SCHED_RR;
   const { log } = options;
   const baseDelay = options.restartDelayMs ?? 200;
   let delay = baseDelay;
