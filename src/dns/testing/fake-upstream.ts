@@ -30,7 +30,7 @@ export interface FakeUpstream {
 }
 
 export async function startFakeUpstream(mode: UpstreamMode): Promise<FakeUpstream> {
-  const socket = createSocket('udp4');
+  let socket = createSocket('udp4');
   const relay = createSocket('udp4');
   const waiting = new Map<number, RemoteInfo>();
   const upstream: FakeUpstream = {
@@ -43,7 +43,7 @@ export async function startFakeUpstream(mode: UpstreamMode): Promise<FakeUpstrea
       await Promise.all([new Promise<void>((r) => socket.close(() => r())), new Promise<void>((r) => relay.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
     },
   };
-  socket.on('message', (msg, rinfo) => {
+  const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     const query = decodeMessage(msg);
     upstream.queries.push(query);
     const current = upstream.mode;
@@ -57,7 +57,8 @@ export async function startFakeUpstream(mode: UpstreamMode): Promise<FakeUpstrea
     const limit = query.edns?.udpSize ?? 512;
     const bytes = reply.length <= limit ? reply : encodeMessage({ ...query, header: { ...query.header, qr: true, ra: true, tc: true } });
     socket.send(bytes, rinfo.port, rinfo.address);
-  });
+  };
+  socket.on('message', onMessage);
   const tcp = createServer((conn) => {
     let buffer = Buffer.alloc(0);
     conn.on('error', () => conn.destroy());
@@ -82,10 +83,28 @@ export async function startFakeUpstream(mode: UpstreamMode): Promise<FakeUpstrea
     if (to !== undefined) socket.send(msg, to.port, to.address);
   });
   await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', () => resolve()));
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  upstream.port = socket.address().port;
-  await new Promise<void>((resolve) => tcp.listen(upstream.port, '127.0.0.1', () => resolve()));
-  return upstream;
+  // UDP and TCP on one port number: the UDP port is free by construction, the same TCP
+  // port may not be (another process's), so try again with another until both bind.
+  for (let attempt = 1; ; attempt++) {
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    upstream.port = socket.address().port;
+    const bound = await new Promise<boolean>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => (err.code === 'EADDRINUSE' && attempt < 20 ? resolve(false) : reject(err));
+      tcp.once('error', onError);
+      tcp.listen(upstream.port, '127.0.0.1', () => {
+        tcp.off('error', onError);
+        resolve(true);
+      });
+    }).catch(async (err: unknown) => {
+      socket.close();
+      relay.close();
+      throw err;
+    });
+    if (bound) return upstream;
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    socket = createSocket('udp4');
+    socket.on('message', onMessage);
+  }
 }
 
 /** The reply to `query`: `count` A records for an A question, else no data. */
