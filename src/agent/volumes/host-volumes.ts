@@ -109,10 +109,25 @@ export class HostVolumes {
   async remove(volumeId: string): Promise<void> {
     const image = this.imagePath(volumeId);
     if ((await this.#loopDevice(image)) !== undefined) {
-      throw new AloftError('VOLUME_FAILED', `Cannot delete volume ${volumeId} as its image must not be mounted: got it attached to a loop device`);
+      // Not mounted but still on a loop device: the kernel frees an autoclear loop device
+      // a moment after the unmount (longer under load), so wait that out before refusing.
+      const mounted = (await mountPoints()).has(this.mountPath(volumeId));
+      if (mounted || !(await this.#loopFreed(image, 3000))) {
+        throw new AloftError('VOLUME_FAILED', `Cannot delete volume ${volumeId} as its image must not be mounted: got it attached to a loop device`);
+      }
     }
     await rm(image, { force: true });
     await rm(this.mountPath(volumeId), { recursive: false, force: true }).catch(() => undefined);
+  }
+
+  /** Whether `image` leaves its loop device within `ms` (polled every 50 ms). */
+  async #loopFreed(image: string, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if ((await this.#loopDevice(image)) === undefined) return true;
+    }
+    return false;
   }
 
   /** Loop-mounts the volume at its mount path (a no-op when already mounted there). */
