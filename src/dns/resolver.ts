@@ -18,6 +18,8 @@ export interface ResolverOptions {
    * (`aloft wireguard create`); none until that part lands.
    */
   peers?: (org: string) => readonly string[];
+  /** The app's private (Flycast) addresses, for AAAA `<app>.flycast` (src/flycast). */
+  flycast?: (app: string) => readonly string[];
 }
 
 const ANY_CLASS = 255;
@@ -44,7 +46,9 @@ export class InternalResolver {
   }
 
   resolve(question: Question, source: string): Resolution {
-    const parsed = parseInternalName(question.name.toLowerCase());
+    const lower = question.name.toLowerCase();
+    if (this.#options.flycast !== undefined && lower.endsWith('.flycast')) return this.#flycast(question, lower, source, this.#options.flycast);
+    const parsed = parseInternalName(lower);
     if (parsed.kind === 'external') return { kind: 'forward' };
     if (question.class !== CLASS_IN && question.class !== ANY_CLASS) return nx(RCODE.REFUSED);
     const asker = this.#view.asker(source);
@@ -72,6 +76,19 @@ export class InternalResolver {
     if (question.type !== RR_TYPE.AAAA && question.type !== RR_TYPE.ANY) return { kind: 'answer', rcode: RCODE.NOERROR, answers: [] };
     const answers = machines.map((m): ResourceRecord => ({ name: question.name, type: RR_TYPE.AAAA, class: CLASS_IN, ttl: this.#ttl, data: { kind: 'aaaa', address: m.ipv6 ?? '' } }));
     return { kind: 'answer', rcode: RCODE.NOERROR, answers };
+  }
+
+  /** `<app>.flycast`: the app's Flycast addresses, for its own org only (else NXDOMAIN, as `.internal`). */
+  #flycast(question: Question, name: string, source: string, addresses: (app: string) => readonly string[]): Resolution {
+    if (question.class !== CLASS_IN && question.class !== ANY_CLASS) return nx(RCODE.REFUSED);
+    const labels = name.split('.');
+    const asker = this.#view.asker(source);
+    const app = labels.length === 2 && labels[0] !== undefined ? this.#view.app(labels[0]) : undefined;
+    if (asker === undefined || app === undefined || app.orgSlug !== asker.org) return nx();
+    const held = addresses(app.name);
+    if (held.length === 0) return nx();
+    if (question.type !== RR_TYPE.AAAA && question.type !== RR_TYPE.ANY) return { kind: 'answer', rcode: RCODE.NOERROR, answers: [] };
+    return { kind: 'answer', rcode: RCODE.NOERROR, answers: held.map((address): ResourceRecord => ({ name: question.name, type: RR_TYPE.AAAA, class: CLASS_IN, ttl: this.#ttl, data: { kind: 'aaaa', address } })) };
   }
 
   /** The started Machines a name stands for (`started` is sorted by id). */

@@ -28,8 +28,10 @@ export interface DnsServerOptions {
   rtt?: RegionRttTable;
   /** TTL of `.internal` answers in seconds. Default 5. */
   ttl?: number;
-  /** `_peer.internal` TXT strings per org (WireGuard peers; none yet). */
+  /** `_peer.internal` TXT strings per org: its WireGuard peers' names (PeerDirectory.txt, src/net/peers). */
   peers?: (org: string) => readonly string[];
+  /** The app's Flycast addresses, answered as AAAA for `<app>.flycast` (FlycastDirectory.addressesOf). */
+  flycast?: (app: string) => readonly string[];
   /**
    * Where other names go: an Upstream, null for nowhere (REFUSED), or undefined for the
    * first nameserver of `resolvConf` (default /etc/resolv.conf), nowhere when it has none.
@@ -79,6 +81,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<Running
     ...optional('rtt', options.rtt),
     ...optional('ttl', options.ttl),
     ...optional('peers', options.peers),
+    ...optional('flycast', options.flycast),
   });
   const handler = new QueryHandler(resolver, forwarder, { log });
   const limits = options.rateLimit === false ? undefined : new TokenBuckets({ ratePerSecond: options.rateLimit?.perSecond ?? 2000, burst: options.rateLimit?.burst ?? 4000 });
