@@ -4,6 +4,7 @@ import { DEFAULT_GUEST, type Machine } from '../model/index.ts';
 import type { ImageConfig } from '../image/types.ts';
 import type { RunSpec, VolumeMount } from '../runtime/driver.ts';
 import type { ResolvedUser } from '../image/index.ts';
+import { DNS_PRIVATE_ADDRESS } from '../dns/server.ts';
 
 /**
  * The command a Machine runs, with Docker's override rules: `init.exec` replaces
@@ -67,6 +68,14 @@ export function hostsFile(machine: Machine): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * /etc/resolv.conf as Fly writes it: the host's private resolver (fdaa::3) answers
+ * `<app>.internal` for the Machine's own org and forwards other names upstream.
+ */
+export function resolvConf(): string {
+  return `nameserver ${DNS_PRIVATE_ADDRESS}\n`;
+}
+
 /** Everything the driver needs to run `machine` from its prepared root. */
 export function buildRunSpec(options: {
   machine: Machine;
@@ -101,7 +110,10 @@ export function buildRunSpec(options: {
     },
     limits: { cpus: guest.cpus ?? DEFAULT_GUEST.cpus, memoryMb: guest.memory_mb ?? DEFAULT_GUEST.memory_mb },
     netnsPath: options.netnsPath,
-    files: [{ path: '/etc/hosts', content: hostsFile(machine) }],
+    files: [
+      { path: '/etc/hosts', content: hostsFile(machine) },
+      { path: '/etc/resolv.conf', content: resolvConf() },
+    ],
     logPath: join(options.machineDir, 'machine.log'),
     ...(options.mounts && options.mounts.length > 0 ? { mounts: options.mounts } : {}),
   };

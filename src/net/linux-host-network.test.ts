@@ -59,6 +59,7 @@ describe('LinuxHostNetwork (argument building)', () => {
       'ip -n aloft-m1 link set eth0 up',
       'ip -n aloft-m1 route replace default via 172.19.0.1 dev eth0',
       'ip -n aloft-m1 -6 route replace default via fdaa:0:1:0:1::1 dev eth0',
+      'ip -n aloft-m1 -6 route replace fdaa::/16 via fdaa:0:1:0:1::1 dev eth0 mtu 1420',
     ]);
   });
 
@@ -151,6 +152,8 @@ describe('LinuxHostNetwork (real, root)', { skip: isRoot ? false : 'needs root' 
     const again = await network.attach(id, addresses);
     assert.deepEqual(again, first);
     assert.deepEqual(await network.list(), [id]);
+    const route = await ip(['-n', network.netnsName(id), '-6', 'route', 'show', 'fdaa::/16']);
+    assert.match(route.stdout, /via fdaa:\S+ dev eth0 .*mtu 1420/, 'other hosts’ 6PN is sized for the tunnel');
 
     // A tiny TCP server inside the netns says hello; the host connects to both addresses.
     const script = `require('net').createServer((s) => s.end('hi')).listen(7000, '::', () => console.log('ready'))`;

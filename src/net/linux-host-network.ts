@@ -4,6 +4,8 @@ import type { MachineAddresses } from '../model/index.ts';
 import type { HostNetwork } from './host-network.ts';
 import { DEFAULT_IPV4_SUBNET, ipv4Gateway, ipv4ToNumber, parseIpv4Subnet, type Ipv4Subnet } from './ipv4-subnet.ts';
 import { SIXPN_ONLINK_PREFIX, parse6pn, sixpnGateway } from './sixpn.ts';
+import { SIXPN_PREFIX } from './wireguard/prefixes.ts';
+import { WIREGUARD_MTU } from './wireguard/tunnel-interface.ts';
 
 /** Options of {@link LinuxHostNetwork}; every one has a default fit for a real host. */
 export interface LinuxHostNetworkOptions {
@@ -115,6 +117,10 @@ export class LinuxHostNetwork implements HostNetwork {
       await this.#ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
       await this.#ip(['-n', ns, 'route', 'replace', 'default', 'via', ipv4Gateway(this.subnet), 'dev', 'eth0']);
       await this.#ip(['-n', ns, '-6', 'route', 'replace', 'default', 'via', gateway6, 'dev', 'eth0']);
+      // 6PN beyond this host's /80 crosses the WireGuard mesh (MTU 1420, eth0 is 1500):
+      // the route's MTU makes the Machine's kernel size packets for the tunnel up front
+      // instead of learning it from a Packet Too Big per destination.
+      await this.#ip(['-n', ns, '-6', 'route', 'replace', SIXPN_PREFIX, 'via', gateway6, 'dev', 'eth0', 'mtu', String(WIREGUARD_MTU)]);
     } catch (err) {
       // Leave nothing half-made behind, but never tear down a netns that existed before.
       if (created) await this.detach(machineId).catch(() => undefined);

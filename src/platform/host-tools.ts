@@ -17,6 +17,8 @@ export function requiredTools(runtime: 'runsc' | 'runc'): HostTool[] {
     { binary: 'ip', aptPackage: 'iproute2', why: 'gives each Machine its network' },
     { binary: 'busybox', aptPackage: 'busybox-static', why: 'builds the example app image' },
     { binary: 'nsenter', aptPackage: 'util-linux', why: "enters Machines' network namespaces" },
+    { binary: 'wireguard-go', aptPackage: 'wireguard-go', why: "joins this host to the private network's WireGuard mesh" },
+    { binary: 'nft', aptPackage: 'nftables', why: "keeps each org's private network apart (firewall rules)" },
   ];
 }
 

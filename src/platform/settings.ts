@@ -35,6 +35,8 @@ export interface PlatformSettings {
    * `<dataDir>/certs`, self-signed per app when none is stored); 0: any free port; null: none.
    */
   tlsPort: number | null;
+  /** The UDP port of this host's WireGuard (the private network's mesh); 0: any free one. */
+  meshPort: number;
 }
 
 /** The data dir: ALOFT_DATA_DIR, else /var/lib/aloft for root, else ~/.local/share/aloft. */
@@ -62,12 +64,13 @@ export function defaultSettings(env: NodeJS.ProcessEnv = process.env): PlatformS
     guestCacheDir: env['ALOFT_GUEST_CACHE'] || '/var/cache/aloft/guest',
     autostopIntervalMs: 300_000,
     tlsPort: 8443,
+    meshPort: 51820,
   };
 }
 
 /** Checks settings given on the command line; errors name the flag and the rule. */
 export function checkSettings(s: PlatformSettings): PlatformSettings {
-  for (const [field, port] of [['api-port', s.apiPort], ['proxy-port', s.proxyPort], ['registry-port', s.registryPort], ['tls-port', s.tlsPort ?? 0]] as const) {
+  for (const [field, port] of [['api-port', s.apiPort], ['proxy-port', s.proxyPort], ['registry-port', s.registryPort], ['tls-port', s.tlsPort ?? 0], ['mesh-port', s.meshPort]] as const) {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidField('start aloft', field, 'a port number from 0 to 65535', port);
   }
   if (s.runtime !== 'runsc' && s.runtime !== 'runc') throw invalidField('start aloft', 'runtime', 'one of "runsc", "runc"', s.runtime);

@@ -4,7 +4,8 @@ import { mustRun, type CommandOptions, type CommandRunner } from '../lib/command
 /** eth0's global addresses and gateway routes, as saved between runs. */
 export interface Eth0Snapshot {
   addresses: { family: 'inet' | 'inet6'; local: string; prefixlen: number }[];
-  routes: { family: 'inet' | 'inet6'; dst: string; gateway: string }[];
+  /** `mtu`: the route's own MTU, when it has one (6PN beyond the host: the tunnel's 1420). */
+  routes: { family: 'inet' | 'inet6'; dst: string; gateway: string; mtu?: number }[];
 }
 
 const IP_COMMAND: CommandOptions = { timeoutMs: 10_000, errorCode: 'RUNTIME_FAILED' };
@@ -34,14 +35,15 @@ export async function saveOrRestoreEth0(run: CommandRunner, netnsPath: string, s
   await ip(['link', 'set', 'eth0', 'up']);
   for (const route of saved.routes) {
     const family = route.family === 'inet6' ? ['-6'] : ['-4'];
-    await ip([...family, 'route', 'replace', route.dst, 'via', route.gateway, 'dev', 'eth0']);
+    const mtu = route.mtu === undefined ? [] : ['mtu', String(route.mtu)];
+    await ip([...family, 'route', 'replace', route.dst, 'via', route.gateway, 'dev', 'eth0', ...mtu]);
   }
 }
 
 /** Reads eth0's global addresses and its routes through a gateway. */
 async function readEth0(ip: (args: string[]) => Promise<string>): Promise<Eth0Snapshot> {
   type AddrJson = { addr_info?: { family?: string; local?: string; prefixlen?: number; scope?: string }[] }[];
-  type RouteJson = { dst?: string; gateway?: string }[];
+  type RouteJson = { dst?: string; gateway?: string; metrics?: { mtu?: number }[] }[];
   const links = JSON.parse((await ip(['-j', 'addr', 'show', 'dev', 'eth0'])) || '[]') as AddrJson;
   const addresses: Eth0Snapshot['addresses'] = [];
   for (const info of links.flatMap((link) => link.addr_info ?? [])) {
@@ -54,7 +56,9 @@ async function readEth0(ip: (args: string[]) => Promise<string>): Promise<Eth0Sn
     const flag = family === 'inet' ? '-4' : '-6';
     const list = JSON.parse((await ip(['-j', flag, 'route', 'show', 'dev', 'eth0'])) || '[]') as RouteJson;
     for (const route of list) {
-      if (route.dst !== undefined && route.gateway !== undefined) routes.push({ family, dst: route.dst, gateway: route.gateway });
+      if (route.dst === undefined || route.gateway === undefined) continue;
+      const mtu = route.metrics?.find((metric) => metric.mtu !== undefined)?.mtu;
+      routes.push({ family, dst: route.dst, gateway: route.gateway, ...(mtu === undefined ? {} : { mtu }) });
     }
   }
   return { addresses, routes };

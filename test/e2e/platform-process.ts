@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/cli/api-client.ts';
 import { freePort } from '../../src/lib/testing/free-port.ts';
+import { meshInterfaceFor, tableFor } from '../../src/platform/private-network.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -35,7 +36,7 @@ export class PlatformProcess {
     return [
       join(ROOT, 'bin', 'aloft.js'), 'up', '--no-example',
       '--data-dir', o.dataDir, '--api-port', String(o.apiPort), '--proxy-port', String(o.proxyPort),
-      '--registry-port', String(o.registryPort ?? 0), '--tls-port', '0',
+      '--registry-port', String(o.registryPort ?? 0), '--tls-port', '0', '--mesh-port', '0',
       '--bridge', o.bridge, '--ipv4-subnet', o.ipv4Subnet, '--host-number', String(o.hostNumber),
       '--runtime', o.runtime ?? 'runsc',
       ...(o.upArgs ?? []),
@@ -88,6 +89,10 @@ export function cleanUpHost(options: PlatformProcessOptions, machineIds: Iterabl
   killMicrovms(join(options.dataDir, 'microvm'));
   for (const id of machineIds) spawnSync('ip', ['netns', 'del', `aloft-${id}`], { stdio: 'ignore' });
   spawnSync('ip', ['link', 'del', options.bridge], { stdio: 'ignore' });
+  // The private network's parts named after the bridge (platform/private-network.ts):
+  // deleting its WireGuard interface makes a wireguard-go left by a killed platform exit.
+  spawnSync('ip', ['link', 'del', meshInterfaceFor(options.bridge)], { stdio: 'ignore' });
+  for (const family of ['inet', 'bridge']) spawnSync('nft', ['delete', 'table', family, tableFor(options.bridge)], { stdio: 'ignore' });
   const mounts = readFileSync('/proc/mounts', 'utf8')
     .split('\n')
     .map((line) => line.split(' ')[1] ?? '')

@@ -36,8 +36,9 @@ export function upCommand(program: Command): void {
     .option('--tls-port <port>', "the proxy's TLS port: https and HTTP/2, a certificate per app (0: any free one)", (v) => Number(v), defaults.tlsPort ?? 8443)
     .option('--no-tls', 'no TLS port')
     .option('--autostop-interval <duration>', 'how often the proxy stops idle excess Machines ("5m", "30s", "500ms"; 0: never)', parseInterval, defaults.autostopIntervalMs)
+    .option('--mesh-port <port>', "this host's WireGuard UDP port for the private network (0: any free one)", (v) => Number(v), defaults.meshPort)
     .option('--no-example', 'do not deploy the example app')
-    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; guestCache: string; example: boolean; autostopInterval: number; tlsPort: number; tls: boolean }) => {
+    .action(async (opts: { dataDir: string; apiPort: number; proxyPort: number; registryPort: number; domain: string; region: string; runtime: 'runsc' | 'runc'; bridge: string; ipv4Subnet: string; hostNumber: number; guestCache: string; example: boolean; autostopInterval: number; tlsPort: number; tls: boolean; meshPort: number }) => {
       const { guestCache, autostopInterval, tls, tlsPort, ...rest } = opts;
       const settings = checkSettings({ ...defaults, ...rest, guestCacheDir: guestCache, autostopIntervalMs: autostopInterval, tlsPort: tls ? tlsPort : null });
       installMissingTools(requiredTools(settings.runtime), say);

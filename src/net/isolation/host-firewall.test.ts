@@ -53,6 +53,7 @@ describe('isolation policy and rules', () => {
       [{ hostAddresses: ['10.0.0.300'] }, /'hostAddresses\[0\]'/],
       [{ agentPorts: [0] }, /'agentPorts\[0\]' must be an integer from 1 to 65535/],
       [{ hostServices: [{ address: 'fdaa::3', protocol: 'icmp' as 'udp', port: 53 }] }, /'hostServices\[0\]\.protocol'/],
+      [{ hostServices: [{ address: 'fdaa::3', protocol: 'udp', port: 53, listenPort: 70_000 }] }, /'hostServices\[0\]\.listenPort' must be an integer from 1 to 65535/],
       [{ machines: [{ port: 'tap0', ipv6: 'fdaa:0:7:0:1:0:1:2' }] }, /'machines\[0\]\.port' must be an interface name starting with "vm"/],
       [{ machines: [{ port: 'vm0', ipv6: 'fdaa:0:7:0:1:0:1:2' }, { port: 'vm0', ipv6: 'fdaa:0:7:0:1:0:2:2' }] }, /'machines\[1\]\.port' must be unique/],
       [{ machines: [{ port: 'vm0', ipv6: '172.19.0.2' }] }, /'machines\[0\]\.ipv6' must be an IPv6 address/],
@@ -76,6 +77,9 @@ describe('isolation policy and rules', () => {
     assert.match(text, /ip6 daddr fdaa::3 udp dport 53 accept/);
     assert.match(text, /iifname != "vm\*" accept/);
     assert.doesNotMatch(text, /hook prerouting/, 'no source checks unless the Machines are listed');
+    const moved = renderRuleset(checkPolicy({ ...POLICY, hostServices: [{ address: 'fdaa::3', protocol: 'udp', port: 53, listenPort: 5353 }] }));
+    assert.match(moved, /iifname "aloft0" ip6 daddr fdaa::3 udp dport 53 dnat ip6 to \[fdaa::3\]:5353/);
+    assert.match(moved, /ip6 daddr fdaa::3 udp dport 5353 accept/);
     const checked = renderRuleset(checkPolicy({ ...POLICY, machines: [{ port: 'vm1', ipv6: 'fdaa:0:7:0:1:0:1:2', ipv4: '172.19.0.2', mac: '02:AA:00:00:00:01' }] }));
     assert.match(checked, /elements = \{ "vm1" : jump port_0 \}/);
     assert.match(checked, /ether saddr != 02:aa:00:00:00:01 counter name "spoof" drop/);
@@ -114,6 +118,8 @@ describe('HostFirewall with nft (in a namespace)', () => {
   it('applies, re-applies and removes its tables without touching anyone else’s', async () => {
     await kit.exec(ns, 'nft', 'add', 'table', 'inet', 'someone_else');
     const firewall = new HostFirewall({ netns: ns });
+    await firewall.apply({ ...POLICY, hostServices: [{ address: 'fdaa::3', protocol: 'udp', port: 53, listenPort: 5353 }] });
+    assert.match(await kit.exec(ns, 'nft', 'list', 'chain', 'inet', 'aloft', 'services_dnat'), /dnat ip6 to \[fdaa::3\]:5353/, 'the kernel takes the redirect');
     await firewall.apply(POLICY);
     await firewall.apply({ ...POLICY, orgs: [{ network: 9, allowSmtp: false }] });
     const listed = await kit.exec(ns, 'nft', 'list', 'ruleset');
@@ -128,5 +134,20 @@ describe('HostFirewall with nft (in a namespace)', () => {
     const rest = await kit.exec(ns, 'nft', 'list', 'ruleset');
     assert.match(rest, /table inet someone_else/);
     assert.doesNotMatch(rest, /aloft/);
+  });
+  it('keeps two platforms’ tables apart by name: each applies and removes only its own', async () => {
+    const one = new HostFirewall({ netns: ns, table: 'aloft_one' });
+    const two = new HostFirewall({ netns: ns, table: 'aloft_two' });
+    await one.apply(POLICY);
+    await two.apply({ ...POLICY, bridge: 'aloft1' });
+    const both = await kit.exec(ns, 'nft', 'list', 'ruleset');
+    assert.match(both, /table inet aloft_one \{[^]*iifname "aloft0" jump from_machines/);
+    assert.match(both, /table inet aloft_two \{[^]*iifname "aloft1" jump from_machines/);
+    await one.remove();
+    const rest = await kit.exec(ns, 'nft', 'list', 'ruleset');
+    assert.doesNotMatch(rest, /aloft_one/);
+    assert.match(rest, /table inet aloft_two/);
+    await two.remove();
+    assert.throws(() => new HostFirewall({ table: 'aloft-0' }), /'table' must be a table name/);
   });
 });

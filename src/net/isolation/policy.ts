@@ -19,7 +19,14 @@ export interface IsolationOrg {
 export interface HostService {
   address: string;
   protocol: 'tcp' | 'udp';
+  /** The port Machines use. */
   port: number;
+  /**
+   * Where the service really listens, when not on `port`: Machines' traffic to `port`
+   * is redirected there (DNAT). Two platforms on one machine each hold fdaa::3, but
+   * only one can listen on its port 53; the other listens elsewhere and redirects.
+   */
+  listenPort?: number;
 }
 
 /** A Machine's bridge port and the only addresses it may send from. */
@@ -112,7 +119,8 @@ export function checkPolicy(policy: IsolationPolicy): CheckedPolicy {
     if (!isIPv4(service.address) && !isIPv6(service.address)) throw invalidField(ACTION, `${field}.address`, 'an IP address', service.address);
     if (service.protocol !== 'tcp' && service.protocol !== 'udp') throw invalidField(ACTION, `${field}.protocol`, '"tcp" or "udp"', service.protocol);
     checkPort(`${field}.port`, service.port);
-    return { address: service.address, protocol: service.protocol, port: service.port };
+    if (service.listenPort !== undefined) checkPort(`${field}.listenPort`, service.listenPort);
+    return { address: service.address, protocol: service.protocol, port: service.port, ...(service.listenPort === undefined ? {} : { listenPort: service.listenPort }) };
   });
   const machines = policy.machines === undefined ? undefined : checkMachines(policy.machines, policy.machinePortPrefix);
   return {

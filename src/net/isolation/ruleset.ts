@@ -2,8 +2,11 @@ import { expandIpv6 } from '../sixpn.ts';
 import { networkPrefix, SIXPN_PREFIX } from '../wireguard/prefixes.ts';
 import type { CheckedPolicy, MachinePort } from './policy.ts';
 
-/** The name of aloft's tables (one `inet`, one `bridge`); nothing else is touched. */
+/** The default name of aloft's tables (one `inet`, one `bridge`); nothing else is touched. */
 export const TABLE = 'aloft';
+
+/** A valid nft table name: a letter, then letters, digits and underscores. */
+export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 /** The named counters every drop rule feeds, so tests and metrics can see what was dropped. */
 export const DROP_COUNTERS = ['cross_org', 'host', 'smtp', 'between_machines', 'spoof'] as const;
@@ -31,14 +34,14 @@ export type DropCounter = (typeof DROP_COUNTERS)[number];
  *   neighbour advert); frames from unlisted Machine ports are dropped. Every rule above
  *   trusts source addresses, and this is what makes them trustworthy.
  */
-export function renderRuleset(policy: CheckedPolicy): string {
+export function renderRuleset(policy: CheckedPolicy, table: string = TABLE): string {
   const ports = `${policy.machinePortPrefix}*`;
   const orgChains = policy.orgs.map((org) => `org_${org.network}`);
   const org6 = [`fdaa::/48 : accept`, ...policy.orgs.map((org, i) => `${networkPrefix(org.network)} : jump ${orgChains[i]}`)];
   const lines = [
-    `table inet ${TABLE}`,
-    `delete table inet ${TABLE}`,
-    `table inet ${TABLE} {`,
+    `table inet ${table}`,
+    `delete table inet ${table}`,
+    `table inet ${table} {`,
     ...DROP_COUNTERS.map((name) => `  counter ${name} {\n  }`),
     ...set('smtp6', 'ipv6_addr', smtp6(policy)),
     ...set('smtp4', 'ipv4_addr', smtp4(policy)),
@@ -84,7 +87,7 @@ export function renderRuleset(policy: CheckedPolicy): string {
     `  chain machines_to_host {`,
     `    ct state established,related accept`,
     `    icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept`,
-    ...policy.hostServices.map((s) => `    ${s.address.includes(':') ? 'ip6' : 'ip'} daddr ${s.address} ${s.protocol} dport ${s.port} accept`),
+    ...policy.hostServices.map((s) => `    ${s.address.includes(':') ? 'ip6' : 'ip'} daddr ${s.address} ${s.protocol} dport ${s.listenPort ?? s.port} accept`),
     `    counter name "host" drop`,
     `  }`,
     `  chain mesh_to_host {`,
@@ -92,10 +95,11 @@ export function renderRuleset(policy: CheckedPolicy): string {
     `    ip6 saddr fdaa::/48 accept`,
     `    counter name "host" drop`,
     `  }`,
+    ...redirects(policy),
     `}`,
-    `table bridge ${TABLE}`,
-    `delete table bridge ${TABLE}`,
-    `table bridge ${TABLE} {`,
+    `table bridge ${table}`,
+    `delete table bridge ${table}`,
+    `table bridge ${table} {`,
     `  counter cross_org {\n  }`,
     `  counter between_machines {\n  }`,
     `  counter spoof {\n  }`,
@@ -125,18 +129,18 @@ export function renderRuleset(policy: CheckedPolicy): string {
 }
 
 /** The nft script that replaces only the SMTP sets (counters and rules untouched). */
-export function renderSmtpSets(policy: CheckedPolicy): string {
-  const lines = [`flush set inet ${TABLE} smtp6`, `flush set inet ${TABLE} smtp4`];
+export function renderSmtpSets(policy: CheckedPolicy, table: string = TABLE): string {
+  const lines = [`flush set inet ${table} smtp6`, `flush set inet ${table} smtp4`];
   const six = smtp6(policy);
   const four = smtp4(policy);
-  if (six.length > 0) lines.push(`add element inet ${TABLE} smtp6 { ${six.join(', ')} }`);
-  if (four.length > 0) lines.push(`add element inet ${TABLE} smtp4 { ${four.join(', ')} }`);
+  if (six.length > 0) lines.push(`add element inet ${table} smtp6 { ${six.join(', ')} }`);
+  if (four.length > 0) lines.push(`add element inet ${table} smtp4 { ${four.join(', ')} }`);
   return `${lines.join('\n')}\n`;
 }
 
 /** The script that removes aloft's tables (and only them). */
-export function renderRemoval(): string {
-  return [`table inet ${TABLE}`, `delete table inet ${TABLE}`, `table bridge ${TABLE}`, `delete table bridge ${TABLE}`, ''].join('\n');
+export function renderRemoval(table: string = TABLE): string {
+  return [`table inet ${table}`, `delete table inet ${table}`, `table bridge ${table}`, `delete table bridge ${table}`, ''].join('\n');
 }
 
 /** The bridge's prerouting checks: one chain per Machine port, reached by a port → chain map. */
@@ -172,6 +176,22 @@ function sourceChecks(machines: readonly MachinePort[], ports: string): string[]
     `    iifname != "${ports}" accept`,
     `    iifname vmap @ports`,
     `    counter name "spoof" drop`,
+    `  }`,
+  ];
+}
+
+/** Services listening off their port: Machines' traffic from the bridge is sent there (DNAT). */
+function redirects(policy: CheckedPolicy): string[] {
+  const moved = policy.hostServices.filter((s) => s.listenPort !== undefined && s.listenPort !== s.port);
+  if (moved.length === 0) return [];
+  return [
+    `  chain services_dnat {`,
+    `    type nat hook prerouting priority dstnat; policy accept;`,
+    ...moved.map((s) => {
+      const family = s.address.includes(':') ? 'ip6' : 'ip';
+      const to = family === 'ip6' ? `[${s.address}]:${s.listenPort}` : `${s.address}:${s.listenPort}`;
+      return `    iifname "${policy.bridge}" ${family} daddr ${s.address} ${s.protocol} dport ${s.port} dnat ${family} to ${to}`;
+    }),
     `  }`,
   ];
 }
