@@ -70,6 +70,7 @@ describe('Agent', () => {
     assert.equal(spec.process.env['FLY_REGION'], 'local');
     assert.equal(spec.process.env['FLY_PRIVATE_IP'], 'fdaa:0:1:0:1:0:1:2');
     assert.match(spec.files[0]!.content, /fdaa:0:1:0:1:0:1:2\tfly-local-6pn/);
+    assert.deepEqual(spec.files[1], { path: '/etc/resolv.conf', content: 'nameserver fdaa::3\n' }, 'the private resolver');
     assert.equal(spec.netnsPath, `/var/run/netns/test-${m.id}`);
     const events = await store.listEvents(m.id);
     assert.deepEqual(events.map((e) => `${e.type}:${e.status}:${e.source}`).slice(0, 2), ['start:started:flyd', 'start:requested:user']);

@@ -214,6 +214,14 @@ export class Agent {
           await this.#o.driver.stop(id, { signal: 'SIGKILL', timeoutMs: 0 });
         }
         return;
+      case 'migrated':
+        // Re-placed on another host while this one was down (cluster/host-monitor.ts):
+        // the copy still running here must go, or the Machine would run twice.
+        if (['running', 'paused', 'suspended'].includes(await this.#o.driver.status(id))) {
+          this.#log.warn({ machine: id }, 'machine moved to another host while this one was down; removing it here');
+          await this.#o.driver.stop(id, { signal: 'SIGKILL', timeoutMs: 0 }).catch(() => undefined);
+        }
+        return this.#cleanUp(id);
       default:
         return;
     }

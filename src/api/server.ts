@@ -29,6 +29,7 @@ import { releaseRoutes } from './routes/releases.ts';
 import { scaleRoutes } from './routes/scale.ts';
 import { ScaleOps } from './scale-ops.ts';
 import { secretRoutes } from './routes/secrets.ts';
+import { wireguardRoutes } from './routes/wireguard.ts';
 import { AppSecrets, RestartRollout, type SecretsRollout, type SecretVault } from '../secrets/index.ts';
 
 export interface ApiDeps {
@@ -83,6 +84,7 @@ export function createApiApp(deps: ApiDeps): Hono {
   app.route('/v1/apps', releaseRoutes(deployer, deps.store));
   app.route('/v1', scaleRoutes(new ScaleOps(deps), deps.scheduler));
   app.route('/v1/apps', secretRoutes(deps.store, new AppSecrets({ store: deps.store, vault: deps.secretVault, rollout: deps.secretsRollout ?? new RestartRollout(deps.store) })));
+  app.route('/v1', wireguardRoutes(deps.store));
 
   app.notFound((c) => c.json({ error: `Cannot ${c.req.method} ${c.req.path}: no such route`, code: 'NOT_FOUND' }, 404));
   app.onError((err, c) => {

@@ -15,11 +15,15 @@ import { imagesCommand } from './commands/images.ts';
 import { volumesCommand } from './commands/volumes.ts';
 import { configCommand } from './commands/config.ts';
 import { secretsCommand } from './commands/secrets.ts';
+import { wireguardCommand } from './commands/wireguard.ts';
+import { ipsCommand } from './commands/ips.ts';
 import { scaleCommand } from './commands/scale.ts';
 import { regionsCommand } from './commands/regions.ts';
 import { launchCommand } from './commands/launch.ts';
+import { labCommand } from './commands/lab.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { releasesCommand } from './commands/releases.ts';
+import { clusterCommands } from './commands/cluster.ts';
 import { sayError } from './output.ts';
 
 /**
@@ -51,6 +55,8 @@ statusCommand(program);
 volumesCommand(program);
 configCommand(program);
 secretsCommand(program);
+wireguardCommand(program);
+ipsCommand(program);
 registryCommand(program);
 dnsCommand(program);
 proxyCommand(program);
@@ -60,6 +66,8 @@ releasesCommand(program);
 scaleCommand(program);
 regionsCommand(program);
 launchCommand(program);
+labCommand(program);
+clusterCommands(program); // `aloft agent`, `aloft api`
 
 try {
   await program.parseAsync(process.argv);

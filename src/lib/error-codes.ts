@@ -40,6 +40,11 @@ export const ERROR_CODES = {
   EXEC_TIMEOUT: { status: 408, kind: 'user', summary: 'a command run in the machine did not finish in time' },
   HOST_UNAVAILABLE: { status: 503, kind: 'system', summary: "the machine's host cannot be reached for this action" },
 
+  // cluster mode's host registry
+  HOST_NOT_FOUND: { status: 404, kind: 'user', summary: 'no registered host by that id' },
+  HOST_DOWN: { status: 503, kind: 'system', summary: "the host is marked down (missed heartbeats); its agent must register again, and actions on its machines wait for that" },
+  NO_HOSTS: { status: 503, kind: 'system', summary: 'no host is up to place machines on (cluster mode: no agent has registered, or every one is down)' },
+
   // volumes
   VOLUME_NOT_FOUND: { status: 404, kind: 'user', summary: 'no volume by that id in the app' },
   VOLUME_SNAPSHOT_NOT_FOUND: { status: 404, kind: 'user', summary: 'no snapshot by that id' },
@@ -47,6 +52,12 @@ export const ERROR_CODES = {
   VOLUME_ILLEGAL_STATE: { status: 412, kind: 'user', summary: 'the volume cannot do that in its current state' },
   VOLUME_FAILED: { status: 500, kind: 'system', summary: 'a volume operation on the host disk failed' },
   VOLUME_HOST_FULL: { status: 412, kind: 'user', summary: "the volume's host has too little free disk for it (create or extend); the message names the host and its free space and offers a fork to another host" },
+
+  // user WireGuard peers and Flycast addresses (src/net/peers, src/flycast)
+  PEER_NOT_FOUND: { status: 404, kind: 'user', summary: 'no WireGuard peer by that name in the org' },
+  PEER_EXISTS: { status: 409, kind: 'user', summary: 'the org already has a WireGuard peer by that name' },
+  NO_PEER_GATEWAY: { status: 412, kind: 'user', summary: 'no host of the region asked runs a WireGuard gateway for user peers; the message lists the regions that have one' },
+  IP_NOT_FOUND: { status: 404, kind: 'user', summary: 'no IP address like that is allocated (to the app)' },
 
   // regions, placement and scaling
   REGION_UNKNOWN: { status: 400, kind: 'user', summary: "the region code is not in 'aloft regions list'; the message suggests the nearest one" },

@@ -14,9 +14,13 @@ import { openSqliteStore, type Store } from '../store/index.ts';
 import { acquireLock } from './lock.ts';
 import { hostVolumes } from '../agent/volumes/index.ts';
 import { startPlatformRegistry } from './registry.ts';
+import { hostRegistration } from '../cluster/host-registration.ts';
+import { HostDirectory } from '../cluster/host-directory.ts';
 import type { PlatformSettings } from './settings.ts';
 import { ensureToken } from './token.ts';
 import { ensurePlatformKey, platformKeyPath, SecretVault } from '../secrets/index.ts';
+import { startPrivateNetwork, type RunningPrivateNetwork } from './private-network.ts';
+import { loadOrCreateHostKey } from '../net/wireguard/index.ts';
 
 export interface RunningPlatform {
   settings: PlatformSettings;
@@ -29,6 +33,8 @@ export interface RunningPlatform {
   proxyTlsUrl?: string;
   /** The image registry; org tokens push and pull `<org>/…` (see registryAccess). */
   registryUrl: string;
+  /** The private network (6PN): resolver on fdaa::3, isolation rules, WireGuard mesh. */
+  privateNetwork: RunningPrivateNetwork;
   /** Stops the agent only (machines keep running), as a crash or upgrade would. */
   restartAgent(): Promise<void>;
   /** Stops everything; with `stopMachines` (the default) running Machines are stopped too. */
@@ -37,7 +43,8 @@ export interface RunningPlatform {
 
 /**
  * The embedded platform of `aloft up`: one process with the SQLite store, the API,
- * the image registry, one host agent and the proxy. Ports are bound before the agent touches the host, so
+ * the image registry, the private network (DNS on fdaa::3, isolation rules, WireGuard),
+ * one host agent and the proxy. Ports are bound before the agent touches the host, so
  * a second `aloft up` fails cleanly and changes nothing.
  */
 export async function startEmbeddedPlatform(settings: PlatformSettings, log: Logger = silentLogger): Promise<RunningPlatform> {
@@ -61,8 +68,16 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     const images = new ImageStore(join(settings.dataDir, 'images'), {
       credentials: (registryHost) => (registryHost === own.registry ? { username: 'aloft', password: token } : undefined),
     });
-    // Placement (scale, volumes) measures this machine: its cores, memory, disk under the data dir, GPUs.
-    const scheduler = new Scheduler([host], { capacity: localCapacity(settings.dataDir) });
+    // The one host is in the host registry as a cluster's are (no heartbeat: nothing here
+    // marks it down), and placement reads the registry; it measures this machine: its
+    // cores, memory, disk under the data dir, GPUs.
+    // The host key is the private network's (its WireGuard mesh), published here for peers.
+    const wireguardKey = await loadOrCreateHostKey(join(settings.dataDir, 'wireguard.key'));
+    await store.registerHost(await hostRegistration(settings.dataDir, host, wireguardKey.publicKey, null), Date.now());
+    const hosts = new HostDirectory(store, { log });
+    await hosts.start();
+    cleanups.push(() => Promise.resolve(hosts.stop()));
+    const scheduler = new Scheduler(hosts, { capacity: localCapacity(settings.dataDir) });
 
     // One set of drivers per agent: the microvm driver holds each VM's channel (one
     // client per socket), so signal, exec and ps go through the agent's own set.
@@ -84,6 +99,24 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     const registry = await startPlatformRegistry({ dataDir: settings.dataDir, host: settings.registryHost, port: settings.registryPort, operatorToken: token, store, log });
     cleanups.push(() => registry.close());
     own.registry = new URL(registry.url).host;
+    // The private network before the agent: a Machine that starts finds its resolver
+    // (fdaa::3 on the bridge) and its org's isolation rules already there.
+    const hostNetwork = new LinuxHostNetwork({ bridge: settings.bridge, netnsPrefix: settings.netnsPrefix, ipv4Subnet: settings.ipv4Subnet });
+    await hostNetwork.ensureBridge();
+    const privateNetwork = await startPrivateNetwork({
+      store,
+      hostId: host.id,
+      hostNumber: settings.hostNumber,
+      region: settings.region,
+      dataDir: settings.dataDir,
+      bridge: hostNetwork.bridge,
+      machinePortPrefix: hostNetwork.vethPrefix,
+      meshPort: settings.meshPort,
+      privateKey: wireguardKey.privateKey,
+      apiPort: api.port,
+      log,
+    });
+    cleanups.push(() => privateNetwork.close());
     // The proxy starts and stops Machines (autostart/autostop) by writing intents to the store, as the API does.
     const proxy = createProxy({
       store,
@@ -105,7 +138,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
         dataDir: settings.dataDir,
         log,
         driver: drivers,
-        network: new LinuxHostNetwork({ bridge: settings.bridge, netnsPrefix: settings.netnsPrefix, ipv4Subnet: settings.ipv4Subnet }),
+        network: hostNetwork,
         images: {
           imageConfig: async (digest) => (await images.get(digest)).config,
           unpack: (digest) => images.unpack(digest),
@@ -130,6 +163,7 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
       proxyUrl: `http://${settings.proxyHost}:${proxyAddress.port}`,
       ...(proxyAddress.tlsPort === undefined ? {} : { proxyTlsUrl: `https://${settings.proxyHost}:${proxyAddress.tlsPort}` }),
       registryUrl: registry.url,
+      privateNetwork,
       async restartAgent() {
         await agent.stop({ stopMachines: false });
         drivers = hostDrivers(settings, log);

@@ -11,6 +11,8 @@ import { machineChecksContract } from './contract/machine-checks.ts';
 import { versionsContract } from './contract/versions.ts';
 import { volumesContract } from './contract/volumes.ts';
 import { watchContract } from './contract/watch.ts';
+import { hostsContract } from './contract/hosts.ts';
+import { peersContract } from './contract/peers.ts';
 
 /**
  * Registers the Store contract as node:test tests under `name`. Every Store
@@ -32,5 +34,7 @@ export function runStoreContract(name: string, open: () => Promise<Store>): void
     secretsContract(open);
     authContract(open);
     versionsContract(open);
+    hostsContract(open);
+    peersContract(open);
   });
 }

@@ -5,6 +5,8 @@ import type { LeaseStore } from './lease-store.ts';
 import type { VolumeStore } from './volume-store.ts';
 import type { ReleaseStore } from './release-store.ts';
 import type { SecretStore } from './secret-store.ts';
+import type { HostRecord, HostStore } from './host-store.ts';
+import type { AppIp, PeerStore, UserPeer } from './peer-store.ts';
 
 /**
  * The Store: aloft's shared state (apps, machines, machine events, counters), behind
@@ -16,7 +18,7 @@ import type { SecretStore } from './secret-store.ts';
  * after it (replayed from the change log), then live ones: this is how the agent,
  * proxy and DNS follow the store without polling, and resume after a restart.
  */
-export interface Store extends VolumeStore, LeaseStore, AuthStore, ReleaseStore, SecretStore {
+export interface Store extends VolumeStore, LeaseStore, AuthStore, ReleaseStore, SecretStore, HostStore, PeerStore {
   // apps
   /** Throws APP_EXISTS when the name is taken. */
   createApp(app: App): Promise<App>;
@@ -119,4 +121,13 @@ export type Change =
   | { revision: number; kind: 'machine'; op: 'put'; key: string; machine: Machine }
   | { revision: number; kind: 'machine'; op: 'delete'; key: string }
   | { revision: number; kind: 'volume'; op: 'put'; key: string; volume: Volume }
-  | { revision: number; kind: 'volume'; op: 'delete'; key: string };
+  | { revision: number; kind: 'volume'; op: 'delete'; key: string }
+  // Cluster mode's host registry (host-store.ts). Watchers switch on `kind` and skip
+  // kinds they do not follow, so adding one here leaves them as they were.
+  | { revision: number; kind: 'host'; op: 'put'; key: string; host: HostRecord }
+  | { revision: number; kind: 'host'; op: 'delete'; key: string }
+  // User WireGuard peers (key `<org>/<name>`) and apps' private IPs (key: the address), peer-store.ts.
+  | { revision: number; kind: 'peer'; op: 'put'; key: string; peer: UserPeer }
+  | { revision: number; kind: 'peer'; op: 'delete'; key: string }
+  | { revision: number; kind: 'ip'; op: 'put'; key: string; ip: AppIp }
+  | { revision: number; kind: 'ip'; op: 'delete'; key: string };

@@ -236,6 +236,57 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Cluster mode's host registry (store/host-store.ts): the record as JSON, with the
+    // columns the HostMonitor and the scheduler filter on; and named roles one process
+    // at a time holds (the HostMonitor's), by expiry like Machine leases.
+    id: '0009-hosts',
+    sql: `
+      CREATE TABLE hosts (
+        id           TEXT PRIMARY KEY,
+        region       TEXT NOT NULL,
+        number       INTEGER NOT NULL UNIQUE,
+        status       TEXT NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        record       TEXT NOT NULL
+      );
+      CREATE TABLE role_leases (
+        role       TEXT PRIMARY KEY,
+        holder     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    // User WireGuard peers (store/peer-store.ts): the gateways they connect through, the
+    // peers (public key and 6PN address only: the private key never reaches the store),
+    // and apps' private (Flycast) IPv6 addresses. UNIQUE keeps an address held once.
+    id: '0010-peers-ips',
+    sql: `
+      CREATE TABLE peer_gateways (
+        host_id TEXT PRIMARY KEY,
+        region  TEXT NOT NULL,
+        record  TEXT NOT NULL
+      );
+      CREATE TABLE peers (
+        org             TEXT NOT NULL,
+        name            TEXT NOT NULL,
+        gateway_host_id TEXT NOT NULL,
+        public_key      TEXT NOT NULL UNIQUE,
+        address         TEXT NOT NULL UNIQUE,
+        record          TEXT NOT NULL,
+        PRIMARY KEY (org, name)
+      );
+      CREATE INDEX peers_gateway ON peers (gateway_host_id);
+      CREATE TABLE ips (
+        address TEXT PRIMARY KEY,
+        app     TEXT NOT NULL REFERENCES apps (name) ON DELETE CASCADE,
+        org     TEXT NOT NULL,
+        record  TEXT NOT NULL
+      );
+      CREATE INDEX ips_app ON ips (app);
+    `,
+  },
 ];
 
 /**

@@ -1,5 +1,7 @@
 import type { App, Machine, MachineEvent, Volume } from '../../model/index.ts';
 import type { Change } from '../store.ts';
+import type { HostRecord } from '../host-store.ts';
+import type { AppIp, UserPeer } from '../peer-store.ts';
 
 /** A row of `apps`, as SQLite returns it. */
 export interface AppRow {
@@ -116,6 +118,9 @@ export function changeFromRow(row: ChangeRow): Change {
   if (row.op === 'delete') return { revision, kind: row.kind, op: 'delete', key };
   const value: unknown = JSON.parse(row.value ?? 'null');
   if (row.kind === 'volume') return { revision, kind: 'volume', op: 'put', key, volume: value as Volume };
+  if (row.kind === 'host') return { revision, kind: 'host', op: 'put', key, host: value as HostRecord };
+  if (row.kind === 'peer') return { revision, kind: 'peer', op: 'put', key, peer: value as UserPeer };
+  if (row.kind === 'ip') return { revision, kind: 'ip', op: 'put', key, ip: value as AppIp };
   return row.kind === 'app'
     ? { revision, kind: 'app', op: 'put', key, app: value as App }
     : { revision, kind: 'machine', op: 'put', key, machine: value as Machine };

@@ -12,6 +12,10 @@ import { GroupCommit } from './group-commit.ts';
 import { ChangeLog } from './change-log.ts';
 import { SqliteVolumes } from './volumes.ts';
 import { SqliteSecrets } from './secrets.ts';
+import { SqliteHosts } from './hosts.ts';
+import { SqlitePeers } from './peers.ts';
+import type { AppIp, IpFilter, PeerFilter, PeerGatewayRecord, UserPeer } from '../peer-store.ts';
+import type { HostFilter, HostRecord, HostRegistration, RoleLease } from '../host-store.ts';
 import type { OrgDataKey, SecretsWrite, StoredSecret } from '../secret-store.ts';
 import type { SnapshotPatch, VolumeChange, VolumeFilter } from '../volume-store.ts';
 import { appFromRow, appParams, eventFromJson, machineFromRow, machineParams, type AppRow, type MachineRow } from './rows.ts';
@@ -53,6 +57,8 @@ export class SqliteStore implements Store {
   readonly #statements = new Map<string, Statement>();
   readonly #volumes: SqliteVolumes;
   readonly #secrets: SqliteSecrets;
+  readonly #hosts: SqliteHosts;
+  readonly #peers: SqlitePeers;
   readonly #commits: GroupCommit;
 
   /** Use openSqliteStore(), which configures and migrates `db` first. */
@@ -88,6 +94,19 @@ export class SqliteStore implements Store {
       read: (action, fn) => this.#read(action, fn),
       sql: (text) => this.#sql(text),
       now: () => this.#clock.now(),
+      appExists: (name) => this.#appRow(name) !== undefined,
+    });
+    this.#hosts = new SqliteHosts({
+      write: (action, fn) => this.#write(action, fn),
+      read: (action, fn) => this.#read(action, fn),
+      sql: (text) => this.#sql(text),
+      changes: this.#changes,
+    });
+    this.#peers = new SqlitePeers({
+      write: (action, fn) => this.#write(action, fn),
+      read: (action, fn) => this.#read(action, fn),
+      sql: (text) => this.#sql(text),
+      changes: this.#changes,
       appExists: (name) => this.#appRow(name) !== undefined,
     });
   }
@@ -276,6 +295,80 @@ export class SqliteStore implements Store {
 
   markSecretsDeployed(appName: string, seen: readonly { name: string; updatedAt: number }[]): Promise<StoredSecret[]> {
     return this.#secrets.markSecretsDeployed(appName, seen);
+  }
+
+  // user peers, their gateways and apps' private IPs: SqlitePeers (peers.ts)
+  putPeerGateway(gateway: PeerGatewayRecord): Promise<PeerGatewayRecord> {
+    return this.#peers.putPeerGateway(gateway);
+  }
+
+  listPeerGateways(filter?: { region?: string }): Promise<PeerGatewayRecord[]> {
+    return this.#peers.listPeerGateways(filter);
+  }
+
+  createPeer(peer: UserPeer): Promise<UserPeer> {
+    return this.#peers.createPeer(peer);
+  }
+
+  getPeer(org: string, name: string): Promise<UserPeer | undefined> {
+    return this.#peers.getPeer(org, name);
+  }
+
+  listPeers(filter?: PeerFilter): Promise<UserPeer[]> {
+    return this.#peers.listPeers(filter);
+  }
+
+  deletePeer(org: string, name: string): Promise<void> {
+    return this.#peers.deletePeer(org, name);
+  }
+
+  createIp(ip: AppIp): Promise<AppIp> {
+    return this.#peers.createIp(ip);
+  }
+
+  getIp(address: string): Promise<AppIp | undefined> {
+    return this.#peers.getIp(address);
+  }
+
+  listIps(filter?: IpFilter): Promise<AppIp[]> {
+    return this.#peers.listIps(filter);
+  }
+
+  deleteIp(address: string): Promise<void> {
+    return this.#peers.deleteIp(address);
+  }
+
+  // hosts: SqliteHosts (hosts.ts), cluster mode's registry and the HostMonitor's role
+  registerHost(registration: HostRegistration, now: number): Promise<HostRecord> {
+    return this.#hosts.registerHost(registration, now);
+  }
+
+  getHost(id: string): Promise<HostRecord | undefined> {
+    return this.#hosts.getHost(id);
+  }
+
+  listHosts(filter?: HostFilter): Promise<HostRecord[]> {
+    return this.#hosts.listHosts(filter);
+  }
+
+  heartbeatHost(id: string, now: number): Promise<HostRecord> {
+    return this.#hosts.heartbeatHost(id, now);
+  }
+
+  markHostDown(id: string, change: { reason: string; expectHeartbeatAt: number }): Promise<HostRecord> {
+    return this.#hosts.markHostDown(id, change);
+  }
+
+  removeHost(id: string): Promise<void> {
+    return this.#hosts.removeHost(id);
+  }
+
+  claimRole(request: { role: string; holder: string; ttlMs: number; now: number }): Promise<RoleLease | undefined> {
+    return this.#hosts.claimRole(request);
+  }
+
+  releaseRole(role: string, holder: string): Promise<void> {
+    return this.#hosts.releaseRole(role, holder);
   }
 
   async getMeta(key: string): Promise<string | undefined> {
