@@ -52,10 +52,8 @@ describe('tap in a Machine netns (real, root)', { skip: isRoot ? false : 'needs 
     assert.equal(guest.tap, 'tap0');
     assert.equal(guest.mac, macFor(addresses.ipv4));
     assert.deepEqual(guest.addresses.sort(), [`${addresses.ipv4}/24`, `${addresses.ipv6}/80`].sort());
-    assert.deepEqual(
-      guest.routes.map((r) => r.destination),
-      ['default', 'default'],
-    );
+    // The IPv4 and IPv6 defaults, and the 6PN route (MTU 1420 for the WireGuard mesh).
+    assert.deepEqual(guest.routes.map((r) => r.destination).sort(), ['default', 'default', 'fdaa::/16']);
     assert.ok(guest.routes.some((r) => r.gateway === `172.30.${third}.1`));
 
     // What the oci driver would have on eth0 is now the guest's: eth0 holds no global address.
