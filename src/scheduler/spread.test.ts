@@ -120,3 +120,31 @@ describe('spread: placement over a list of hosts', () => {
     assert.ok(Math.max(...perHost) - Math.min(...perHost) <= 1, `hosts ${perHost.join(',')}`);
   });
 });
+
+describe('spread at scale (bench world: 10,000 Machines over 1,000 hosts)', () => {
+  test('a batch places exactly as one Machine at a time against the capacity left, and never past it', () => {
+    const regions = ['ams', 'iad', 'sin', 'lhr', 'fra'];
+    const sizes: Partial<Resources>[] = [{ cpus: 1, memoryMb: 1024 }, { cpus: 2, memoryMb: 4096 }, { cpus: 8, memoryMb: 16_384 }];
+    const many = (): HostLoad[] => hosts(...Array.from({ length: 300 }, (_, i): [string, Partial<Resources>] => [`h${i}@${regions[i % 5]}`, sizes[i % 3]!]));
+    const demand = guestDemand({ cpu_kind: 'shared', cpus: 2, memory_mb: 512 });
+    const batch = spread(many(), { count: 2000, demand, regions: ['sin', 'ams', 'iad'] });
+
+    const loads = many();
+    const existing: { hostId: string; region: string }[] = [];
+    const oneByOne = Array.from({ length: 2000 }, () => {
+      const [host] = spread(loads, { count: 1, demand, regions: ['sin', 'ams', 'iad'], existing });
+      const i = loads.findIndex((l) => l.host.id === host!.id);
+      const free = loads[i]!.free;
+      loads[i] = { ...loads[i]!, free: { ...free, cpus: free.cpus - demand.cpus, memoryMb: free.memoryMb - demand.memoryMb } };
+      existing.push({ hostId: host!.id, region: host!.region });
+      return host!;
+    });
+    assert.deepEqual(batch.map((h) => h.id), oneByOne.map((h) => h.id));
+    for (const l of loads) assert.ok(l.free.memoryMb >= 0 && l.free.cpus >= -1e-9, `${l.host.id} over capacity: ${JSON.stringify(l.free)}`);
+    // Capacity binds: the 1 GB hosts (every third) hold 2 of 512 MB each and no more, the larger ones take the rest.
+    const perHost = tally(batch, 'id');
+    const smallHosts = loads.filter((l) => l.total.memoryMb === 1024 && ['sin', 'ams', 'iad'].includes(l.host.region));
+    assert.ok(smallHosts.every((l) => perHost[l.host.id] === 2), JSON.stringify(smallHosts.map((l) => perHost[l.host.id])));
+    assert.equal(tally(batch, 'region')['lhr'], undefined);
+  });
+});

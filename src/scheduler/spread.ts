@@ -43,7 +43,10 @@ export interface Shortfall {
  * cap, or each host's short resource with what is free and what is needed.
  */
 export function spread(loads: readonly HostLoad[], request: SpreadRequest): HostInfo[] {
-  const free = new Map(loads.map((l) => [l.host.id, l.free]));
+  // Only the hosts chosen here change: the others' free resources are read from their
+  // load, so one Machine placed among thousands of hosts copies nothing per host.
+  const taken = new Map<string, Resources>();
+  const freeOf = (l: HostLoad): Resources => taken.get(l.host.id) ?? l.free;
   const perHost = new Map<string, number>();
   const perRegion = new Map<string, number>();
   const count = (map: Map<string, number>, key: string): number => map.get(key) ?? 0;
@@ -52,23 +55,39 @@ export function spread(loads: readonly HostLoad[], request: SpreadRequest): Host
     bump(perHost, p.hostId);
     bump(perRegion, p.region);
   }
-  const regions = request.regions ?? [...new Set(loads.map((l) => l.host.region))];
-  const fits = (l: HostLoad): boolean => shortOf(free.get(l.host.id)!, request.demand) === undefined;
+  // Each region's hosts, found once rather than once per Machine and region.
+  const byRegion = new Map<string, HostLoad[]>();
+  for (const l of loads) {
+    const list = byRegion.get(l.host.region);
+    if (list === undefined) byRegion.set(l.host.region, [l]);
+    else list.push(l);
+  }
+  const regions = request.regions ?? [...byRegion.keys()];
+  const fits = (l: HostLoad): boolean => shortOf(freeOf(l), request.demand) === undefined;
   const chosen: HostInfo[] = [];
   for (let i = 0; i < request.count; i++) {
-    let best: { region: string; hosts: HostLoad[] } | undefined;
+    let best: { region: string; placed: number } | undefined;
     for (const region of regions) {
-      if (request.maxPerRegion !== undefined && count(perRegion, region) >= request.maxPerRegion) continue;
-      const hosts = loads.filter((l) => l.host.region === region && fits(l));
-      if (hosts.length > 0 && (!best || count(perRegion, region) < count(perRegion, best.region))) best = { region, hosts };
+      const placed = count(perRegion, region);
+      if (request.maxPerRegion !== undefined && placed >= request.maxPerRegion) continue;
+      // A region with as many as the best so far cannot replace it (ties keep the order given): skip its hosts.
+      if (best !== undefined && placed >= best.placed) continue;
+      if (byRegion.get(region)?.some(fits) === true) best = { region, placed };
     }
-    if (!best) throw shortage(loads, request, regions, free, perRegion, chosen.length);
-    const host = best.hosts.reduce((a, b) => {
-      const byCount = count(perHost, a.host.id) - count(perHost, b.host.id);
-      if (byCount !== 0) return byCount < 0 ? a : b;
-      return free.get(b.host.id)!.memoryMb > free.get(a.host.id)!.memoryMb ? b : a;
-    }).host;
-    free.set(host.id, subtractResources(free.get(host.id)!, request.demand));
+    if (!best) throw shortage(loads, request, regions, new Map(loads.map((l) => [l.host.id, freeOf(l)])), perRegion, chosen.length);
+    // The region's fitting host with the fewest of the group; ties: the most free memory, then the first.
+    let pick: HostLoad | undefined;
+    for (const l of byRegion.get(best.region)!) {
+      if (!fits(l)) continue;
+      if (pick === undefined) {
+        pick = l;
+        continue;
+      }
+      const byCount = count(perHost, l.host.id) - count(perHost, pick.host.id);
+      if (byCount < 0 || (byCount === 0 && freeOf(l).memoryMb > freeOf(pick).memoryMb)) pick = l;
+    }
+    const host = pick!.host;
+    taken.set(host.id, subtractResources(freeOf(pick!), request.demand));
     bump(perHost, host.id);
     bump(perRegion, host.region);
     chosen.push(host);
