@@ -1,12 +1,15 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { startLocalEdge } from '../../edge/local-edge.ts';
+import type { EdgeAnnouncer } from '../../edge/edge-announcer.ts';
 import { invalidField } from '../../lib/errors.ts';
+import { parseDurationMs } from '../../model/index.ts';
 import { createLogger } from '../../lib/log.ts';
 import { defaultSettings } from '../../platform/index.ts';
 import { createProxy } from '../../proxy/index.ts';
 import { runProxyWorkers } from '../../proxy/workers.ts';
 import { openSqliteStore } from '../../store/index.ts';
-import { say } from '../output.ts';
+import { say, sayError } from '../output.ts';
 import { parseInterval } from './up.ts';
 
 interface ProxyOptions {
@@ -19,7 +22,18 @@ interface ProxyOptions {
   region: string;
   workers: number;
   autostopInterval: number;
+  anycastBirdSocket?: string;
+  anycastSessions: string;
+  anycastWithdrawDelay: number;
+  anycastProbeInterval: number;
+  anycastFailures: number;
 }
+
+const duration = (what: string) => (value: string): number => {
+  const ms = /^\d+$/.test(value) ? Number(value) : parseDurationMs(value);
+  if (ms === undefined) throw invalidField('start the proxy', what, 'a duration such as "2s" or "500ms"', value);
+  return ms;
+};
 
 const port = (what: string) => (value: string): number => {
   const n = Number(value);
@@ -45,6 +59,11 @@ export function proxyCommand(program: Command): void {
     .option('--region <region>', "this edge's region", defaults.region)
     .option('--workers <n>', 'processes, one per core to use (autostop needs 1)', (v) => Number(v), 1)
     .option('--autostop-interval <duration>', 'how often idle excess Machines are stopped ("5m", "30s"; 0: never)', parseInterval, defaults.autostopIntervalMs)
+    .option('--anycast-bird-socket <path>', "this edge's bird control socket: announce the anycast routes while the proxy is healthy, withdraw them when not and before stopping")
+    .option('--anycast-sessions <names>', "bird's export sessions to disable on withdraw (comma-separated)", 'uplink_v4,uplink_v6')
+    .option('--anycast-withdraw-delay <duration>', 'on SIGTERM, how long to wait after the withdraw before closing the proxy', duration('anycast-withdraw-delay'), 2000)
+    .option('--anycast-probe-interval <duration>', "how often the proxy's health is probed", duration('anycast-probe-interval'), 1000)
+    .option('--anycast-failures <n>', 'failed probes in a row before withdrawing', (v) => Number(v), 3)
     .action(async (opts: ProxyOptions) => {
       if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > 256) {
         throw invalidField('start the proxy', 'workers', 'an integer from 1 to 256', opts.workers);
@@ -53,7 +72,12 @@ export function proxyCommand(program: Command): void {
         // Each worker would judge idleness from its own share of the load and stop Machines the others are using.
         throw invalidField('start the proxy', 'workers', '1 while autostop is on (add --autostop-interval 0 to run several)', opts.workers);
       }
+      if (!Number.isInteger(opts.anycastFailures) || opts.anycastFailures < 1) {
+        throw invalidField('start the proxy', 'anycast-failures', 'an integer of 1 or more', opts.anycastFailures);
+      }
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
+      // The edge lives in the primary process: it outlives a worker that dies, and withdraws while none answers.
+      let edge: Promise<EdgeAnnouncer> | undefined;
       const stop = await runProxyWorkers({
         workers: opts.workers,
         log,
@@ -81,13 +105,33 @@ export function proxyCommand(program: Command): void {
         onReady(ports) {
           const tls = ports['tlsPort'] === undefined ? '' : `, https on ${opts.host}:${ports['tlsPort']}`;
           say(`aloft proxy is up: http on ${opts.host}:${ports['port']}${tls}, ${opts.workers} worker${opts.workers === 1 ? '' : 's'}, apps at <app>.${opts.domain}    Stop: Ctrl-C`);
+          if (opts.anycastBirdSocket !== undefined && edge === undefined) {
+            edge = startLocalEdge({
+              birdSocket: opts.anycastBirdSocket,
+              sessions: opts.anycastSessions.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+              proxy: { host: opts.host, port: ports['port']! },
+              withdrawDelayMs: opts.anycastWithdrawDelay,
+              intervalMs: opts.anycastProbeInterval,
+              failures: opts.anycastFailures,
+              log,
+              onChange: (state) => say(`aloft proxy: anycast ${state}`),
+            });
+            edge.catch((err: unknown) => {
+              sayError(`${err instanceof Error ? err.message : String(err)}`);
+              edge = undefined;
+              process.exitCode = 1;
+              shutdown();
+            });
+          }
         },
       });
       let stopping = false;
       const shutdown = (): void => {
         if (stopping) return;
         stopping = true;
-        void stop().then(() => process.exit(0));
+        // Withdraw first and let it reach the routers; only then stop accepting (workers finish what they hold).
+        const drained = edge === undefined ? Promise.resolve() : edge.then((e) => e.drain()).catch((err: unknown) => log.error({ err }, 'proxy: the anycast withdraw failed'));
+        void drained.then(() => stop()).then(() => process.exit());
       };
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);
