@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../lib/log.ts';
 import { LinuxHostNetwork } from '../net/index.ts';
 import { loadOrCreateHostKey } from '../net/wireguard/keys.ts';
 import { acquireLock } from '../platform/lock.ts';
+import { startPrivateNetwork } from '../platform/private-network.ts';
 import { DriverSet, OciDriver } from '../runtime/index.ts';
 import { MicrovmDriver } from '../runtime/microvm/index.ts';
 import type { HostInfo } from '../scheduler/index.ts';
@@ -43,6 +44,13 @@ export interface AgentProcessSettings {
   /** The platform's secrets key, shared with the API; without it Machines get no secrets. */
   secretsKeyFile?: string;
   heartbeatIntervalMs: number;
+  /** The UDP port of this host's wireguard-go (0: any free one). */
+  meshPort: number;
+  /**
+   * The address other hosts reach this host's mesh port at; published in the registry as
+   * `<underlay>:<meshPort>`. Absent: no endpoint, so other hosts do not peer with this one.
+   */
+  underlay?: string;
 }
 
 export interface RunningAgentProcess {
@@ -54,8 +62,10 @@ export interface RunningAgentProcess {
 
 /**
  * One host of a cluster (`aloft agent`): the agent following the shared store for this
- * host's Machines, its HostControl RPC for the API, and its place in the host registry
- * (registered with what this machine has, then a heartbeat).
+ * host's Machines, its HostControl RPC for the API, the host's private network (6PN:
+ * fdaa::3 resolver, isolation rules, the WireGuard mesh with the registry's other up
+ * hosts as peers) and its place in the host registry (registered with what this
+ * machine has, its key and underlay endpoint, then a heartbeat).
  */
 export async function startAgentProcess(settings: AgentProcessSettings, log: Logger = silentLogger): Promise<RunningAgentProcess> {
   await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
@@ -86,13 +96,37 @@ export async function startAgentProcess(settings: AgentProcessSettings, log: Log
     const imageStore = new ImageStore(join(settings.dataDir, 'images'), { log });
     const images = new ClusterAgentImages(imageStore, store, host.id);
     const secretsKey = settings.secretsKeyFile === undefined ? undefined : await readPlatformKey(settings.secretsKeyFile);
+    // The private network before the agent, as in `aloft up`: a Machine that starts finds
+    // its resolver (fdaa::3 on the bridge) and its org's isolation rules already there.
+    const hostNetwork = new LinuxHostNetwork({ bridge: settings.bridge, netnsPrefix: settings.netnsPrefix, ipv4Subnet: settings.ipv4Subnet });
+    await hostNetwork.ensureBridge();
+    const wireguardKey = await loadOrCreateHostKey(join(settings.dataDir, 'wireguard.key'));
+    const privateNetwork = await startPrivateNetwork({
+      store,
+      hostId: host.id,
+      hostNumber: host.number,
+      region: host.region,
+      dataDir: settings.dataDir,
+      bridge: hostNetwork.bridge,
+      machinePortPrefix: hostNetwork.vethPrefix,
+      meshPort: settings.meshPort,
+      privateKey: wireguardKey.privateKey,
+      // The control RPC is this host's agent port: Machines must not reach it.
+      apiPort: rpc.port,
+      underlay: settings.underlay,
+      log,
+    });
+    // Rules stay whenever Machines may still run (a failed start, a stop that leaves
+    // them): a later agent applies its own over them. Only stopMachines removes them.
+    let keepRules = true;
+    cleanups.push(() => privateNetwork.close({ keepRules }));
     const agent = new Agent({
       host,
       store,
       dataDir: settings.dataDir,
       log,
       driver: drivers,
-      network: new LinuxHostNetwork({ bridge: settings.bridge, netnsPrefix: settings.netnsPrefix, ipv4Subnet: settings.ipv4Subnet }),
+      network: hostNetwork,
       images: { imageConfig: (d) => images.imageConfig(d), unpack: (d) => images.unpack(d), ext4Image: (d) => images.ext4Image(d), prepareRootfs, releaseRootfs },
       volumes: hostVolumes(store, host, settings.dataDir, log),
       logs: machineLogs,
@@ -103,13 +137,13 @@ export async function startAgentProcess(settings: AgentProcessSettings, log: Log
     cleanups.push(() => (agentStopped ? Promise.resolve() : agent.stop({ stopMachines: false })));
 
     // Registered last: the API sends work here only once the agent follows the store.
-    const wireguardKey = await loadOrCreateHostKey(join(settings.dataDir, 'wireguard.key'));
+    const { wireguardPublicKey, addresses } = privateNetwork.registration();
     const heartbeat = new HostHeartbeat({
       store,
       hostId: host.id,
       intervalMs: settings.heartbeatIntervalMs,
       log,
-      registration: () => hostRegistration(settings.dataDir, host, wireguardKey.publicKey, controlUrl),
+      registration: () => hostRegistration(settings.dataDir, host, wireguardPublicKey, controlUrl, addresses.underlay),
     });
     await heartbeat.start();
     cleanups.push(() => heartbeat.stop());
@@ -123,7 +157,9 @@ export async function startAgentProcess(settings: AgentProcessSettings, log: Log
         stopped = true;
         await heartbeat.stop();
         agentStopped = true;
-        await agent.stop({ stopMachines: options.stopMachines ?? false });
+        const stopMachines = options.stopMachines ?? false;
+        await agent.stop({ stopMachines });
+        keepRules = !stopMachines;
         await unwind();
       },
     };

@@ -3,8 +3,12 @@ import { formatIpv6, SIXPN_ONLINK_PREFIX } from '../net/sixpn.ts';
 import { localCapacity, type HostInfo } from '../scheduler/index.ts';
 import type { HostRegistration } from '../store/host-store.ts';
 
-/** What this host tells the registry: its measured capacity, GPUs, drivers, keys and addresses. */
-export async function hostRegistration(dataDir: string, host: HostInfo, wireguardPublicKey: string | null, controlUrl: string | null): Promise<HostRegistration> {
+/**
+ * What this host tells the registry: its measured capacity, GPUs, drivers, keys and
+ * addresses. `underlay` is the `address:port` other hosts dial its WireGuard mesh at
+ * (null: none, so no host peers with it — the embedded platform's single host).
+ */
+export async function hostRegistration(dataDir: string, host: HostInfo, wireguardPublicKey: string | null, controlUrl: string | null, underlay: string | null = null): Promise<HostRegistration> {
   const totals = await localCapacity(dataDir).totals(host);
   const gpus = (await readdir('/dev').catch(() => [] as string[]))
     .map((name) => /^nvidia(\d+)$/.exec(name)?.[1])
@@ -25,8 +29,7 @@ export async function hostRegistration(dataDir: string, host: HostInfo, wireguar
     },
     drivers: host.drivers,
     wireguardPublicKey,
-    // No mesh is brought up by the agent yet (net/wireguard is not wired in), so no underlay endpoint.
-    addresses: { underlay: null, sixpnPrefix: hostPrefix(host.number) },
+    addresses: { underlay, sixpnPrefix: hostPrefix(host.number) },
     controlUrl,
   };
 }

@@ -29,6 +29,11 @@ export interface PrivateNetworkOptions {
   /** The API's TCP port, which Machines must not reach. */
   apiPort: number;
   /**
+   * The address other hosts reach this host's mesh port at (cluster mode's `--underlay`);
+   * published as `<underlay>:<port>`. Absent: no endpoint, so no host peers with this one.
+   */
+  underlay?: string | undefined;
+  /**
    * More for the DNS server: the proxy's region RTT table (`rtt`, for top<N>.nearest.of;
    * `aloft up` has none yet), `_peer.internal` (`peers`), an upstream…
    */
@@ -51,8 +56,12 @@ export interface RunningPrivateNetwork {
   registration(): { wireguardPublicKey: string; addresses: HostAddresses };
   /** Applies the store's current apps, Machines and hosts now (the watch does it too). */
   refresh(): Promise<void>;
-  /** Stops the DNS server and wireguard-go, removes the rules and fdaa::3 from the bridge. */
-  close(): Promise<void>;
+  /**
+   * Stops the DNS server and wireguard-go, removes the rules and fdaa::3 from the bridge.
+   * `keepRules`: leaves the isolation rules in place, for Machines that keep running
+   * (an `aloft agent` stopped without its Machines): without them orgs would meet on the bridge.
+   */
+  close(options?: { keepRules?: boolean }): Promise<void>;
 }
 
 const IP: CommandOptions = { timeoutMs: 15_000, errorCode: 'NETWORK_FAILED' };
@@ -140,7 +149,8 @@ export async function startPrivateNetwork(options: PrivateNetworkOptions): Promi
     // Watched from the revision the first rules are read at, so no change falls between.
     const revision = await options.store.revision();
     await apply();
-    undo.push(() => firewall.remove());
+    let keepRules = false;
+    undo.push(() => (keepRules ? Promise.resolve() : firewall.remove()));
     // A wireguard-go left by a killed aloft up still holds the interface; deleting it
     // makes that one exit (wireguard-go stops when its interface goes).
     await ip(['link', 'del', mesh.tunnel.iface], /Cannot find device|does not exist/);
@@ -161,13 +171,14 @@ export async function startPrivateNetwork(options: PrivateNetworkOptions): Promi
       policy: () => applied!,
       registration: () => ({
         wireguardPublicKey: mesh.publicKey,
-        // The underlay a peer dials is the operator's to give (cluster mode); none here.
-        addresses: { underlay: null, sixpnPrefix: hostNetworkPrefix(INFRA_NETWORK, options.hostNumber) },
+        // The underlay a peer dials is the operator's to give (cluster mode's --underlay).
+        addresses: { underlay: options.underlay === undefined ? null : underlayEndpoint(options.underlay, listenPort), sixpnPrefix: hostNetworkPrefix(INFRA_NETWORK, options.hostNumber) },
       }),
       refresh,
-      async close() {
+      async close(closeOptions = {}) {
         if (closed) return;
         closed = true;
+        keepRules = closeOptions.keepRules ?? false;
         await running?.catch(() => undefined);
         await unwind();
       },
@@ -176,6 +187,11 @@ export async function startPrivateNetwork(options: PrivateNetworkOptions): Promi
     await unwind();
     throw err;
   }
+}
+
+/** `address:port`, the address bracketed when it is IPv6 (`[fd00::1]:51820`). */
+export function underlayEndpoint(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 /** The nft table name of a platform's rules: one per bridge, so two platforms on one machine keep apart. */

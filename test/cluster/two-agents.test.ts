@@ -89,6 +89,8 @@ describe('cluster: api + two agents on one SQLite store', { timeout: 300_000 }, 
         '--host-number', String(options.hostNumber), '--ipv4-subnet', options.ipv4Subnet, '--bridge', options.bridge,
         '--runtime', 'runsc', '--control-port', '0', '--token-file', join(apiDir, 'api-token'),
         '--secrets-key', join(apiDir, 'secrets.key'), '--heartbeat-interval', BEAT,
+        // Both hosts share this machine's network: each its own free mesh port.
+        '--mesh-port', '0',
       ]);
       agents.set(hostId, { process: agent, options });
       await agent.start();

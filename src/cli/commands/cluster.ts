@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { startAgentProcess } from '../../cluster/agent-process.ts';
@@ -25,6 +26,13 @@ function port(flag: string): (value: string) => number {
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw invalidField('start aloft', flag, 'a port number from 0 to 65535', value);
     return n;
   };
+}
+
+/** `--underlay`: a bare IP address (the port is `--mesh-port`'s). */
+function underlayAddress(value: string): string {
+  const address = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
+  if (isIP(address) === 0) throw invalidField('start the agent', 'underlay', 'an IPv4 or IPv6 address without a port (the port is --mesh-port)', value);
+  return address;
 }
 
 /** Stops `stop` on SIGINT or SIGTERM, then exits. */
@@ -64,7 +72,9 @@ export function clusterCommands(program: Command): void {
     .option('--token-file <file>', "the operator token the API presents (default: <data-dir>/api-token)")
     .option('--secrets-key <file>', "the platform's secrets key, shared with the API (its <data-dir>/secrets.key); without it Machines get no secrets")
     .option('--heartbeat-interval <duration>', 'how often this host beats', duration('heartbeat-interval'), DEFAULT_HEARTBEAT_INTERVAL_MS)
-    .action(async (opts: { hostId: string; dataDir: string; store?: string; region: string; hostNumber: number; ipv4Subnet: string; bridge: string; runtime: string; guestCache: string; controlHost: string; controlPort: number; advertiseUrl?: string; tokenFile?: string; secretsKey?: string; heartbeatInterval: number }) => {
+    .option('--mesh-port <port>', "the UDP port of this host's WireGuard mesh (0: any free one)", port('mesh-port'), defaults.meshPort)
+    .option('--underlay <address>', "the IP address other hosts reach this host's mesh port at (published as <address>:<mesh-port>; without it no host peers with this one)", underlayAddress)
+    .action(async (opts: { hostId: string; dataDir: string; store?: string; region: string; hostNumber: number; ipv4Subnet: string; bridge: string; runtime: string; guestCache: string; controlHost: string; controlPort: number; advertiseUrl?: string; tokenFile?: string; secretsKey?: string; heartbeatInterval: number; meshPort: number; underlay?: string }) => {
       if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(opts.hostId)) throw invalidField('start the agent', 'host-id', 'lowercase letters, digits and dashes, at most 63 long', opts.hostId);
       requireRegion(opts.region, 'start the agent');
       // The embedded platform's checks cover bridge, runtime and host number the same way.
@@ -88,6 +98,8 @@ export function clusterCommands(program: Command): void {
           tokenFile: opts.tokenFile ?? join(opts.dataDir, 'api-token'),
           ...(opts.secretsKey === undefined ? {} : { secretsKeyFile: opts.secretsKey }),
           heartbeatIntervalMs: opts.heartbeatInterval,
+          meshPort: opts.meshPort,
+          ...(opts.underlay === undefined ? {} : { underlay: opts.underlay }),
         },
         log,
       );
