@@ -125,6 +125,29 @@ describe('CheckRunner (real probes on loopback)', () => {
     assert.deepEqual(verdicts(flipped).filter((_, i) => i !== 2), verdicts(settled).filter((_, i) => i !== 2));
   });
 
+  test('regression: a failing check that fails for another reason (refused, then 404) shows the new reason; the same reason writes nothing', async () => {
+    health = 404;
+    const m = await startedMachine({ services: [{ protocol: 'tcp', internal_port: port, checks: [{ type: 'http', path: '/health', interval: '10s' }] }] });
+    clock.advance(0);
+    const first = await until(m.id, (x) => verdicts(x)[0]?.endsWith('=critical') === true);
+    assert.equal(first.checks![0]!.output, '404 Not Found: down');
+    // A probe counts as finished just before the run schedules the next one: let it.
+    const scheduled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    await probesFinished(1);
+    await scheduled();
+    // The same reason again: no write.
+    clock.advance(10_000);
+    await probesFinished(2);
+    await scheduled();
+    assert.equal((await store.getMachine(m.id))!.version, first.version);
+    // Another reason, still critical: written.
+    health = 503;
+    clock.advance(10_000);
+    const second = await until(m.id, (x) => x.checks?.[0]?.output.startsWith('503') === true);
+    assert.equal(second.checks![0]!.status, 'critical');
+    assert.equal(second.version, first.version + 1);
+  });
+
   test("the grace period delays a check's first probe, counted from the start", async () => {
     await startedMachine({ checks: { slow: { type: 'tcp', port, grace_period: '30s', interval: '10s' } } });
     clock.advance(29_999);

@@ -16,7 +16,7 @@ export interface MachineChecksRunOptions {
   startedAt: number;
   clock: Clock;
   probe: CheckProbe;
-  /** Called with every status after one of them changed (never for output alone). */
+  /** Called with every status after one changed, or failed for another reason (never for the body alone). */
   onChange: (statuses: MachineCheckStatus[]) => void;
 }
 
@@ -80,10 +80,20 @@ export class MachineChecksRun {
     if (signal.aborted) return;
     const status = result.ok ? 'passing' : 'critical';
     const current = this.#statuses[i]!;
-    if (current.status !== status) {
-      this.#statuses[i] = { name: check.name, status, output: truncateCheckOutput(result.output ?? result.detail), updatedAt: this.#o.clock.now() };
+    const output = truncateCheckOutput(result.output ?? result.detail);
+    // A new status, or the same one for another reason (refused, then 404): a person
+    // reading the check must see why it fails now. A body that merely differs between
+    // probes is not a new reason, and is not worth a store write per interval.
+    if (current.status !== status || reasonOf(current.output) !== reasonOf(output)) {
+      this.#statuses[i] = { name: check.name, status, output, updatedAt: this.#o.clock.now() };
       this.#o.onChange(this.statuses);
     }
     this.#schedule(i, check.spec.intervalMs);
   }
+}
+
+/** What an output says happened, without the body: "404 Not Found", "ECONNREFUSED", "Success". */
+function reasonOf(output: string): string {
+  const colon = output.indexOf(':');
+  return colon < 0 ? output : output.slice(0, colon);
 }
