@@ -17,13 +17,14 @@
  * round trips, p50/p99 in µs (Node on both ends, so it includes ~2×event-loop costs that
  * are the same on every path). Needs wireguard-go and nft (Debian: wireguard-go,
  * nftables) and root. Bounded (~35 s); kills what it starts by PID and deletes its
- * namespaces. The issue's DNS keys (dns_qps, knot_qps, dns_vs_knot) are printed as null
- * here: DNS is measured by `npm run bench -- dns`.
+ * namespaces. Then DNS: aloft's private DNS server against Knot serving the same records,
+ * both under dnsperf (bench/_dns-vs-knot.ts; Debian knot and dnsperf; null when missing).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { generateKeyPair } from '../src/net/wireguard/keys.ts';
+import { dnsVsKnot } from './_dns-vs-knot.ts';
 import { UapiClient } from '../src/net/wireguard/uapi-client.ts';
 import { hostSixpnAddress } from '../src/net/wireguard/prefixes.ts';
 import { ORG_A, TwoHosts, type TestHost } from '../src/net/wireguard/testing/two-hosts.ts';
@@ -185,6 +186,9 @@ try {
     `mesh/wireguard-go: ${round(mesh.mbps / wireguardGo.mbps)} (Machines), ${round(meshHosts.mbps / wireguardGo.mbps)} (hosts); wireguard-go/veth: ${round(wireguardGo.mbps / veth.mbps, 3)}`,
   );
   console.log(`(one TCP stream, ${SECONDS} s per path, best of ${ROUNDS}; host ${hostSixpnAddress(1)} ↔ ${hostSixpnAddress(2)}; Machines ${m1.ipv6} → ${m2.ipv6})`);
+  const dns = await dnsVsKnot();
+  if (dns.result === null) console.log(`DNS: not measured: ${dns.why}`);
+  else console.log(`DNS (web.internal AAAA, UDP, one core each, dnsperf): aloft ${dns.result.dns_qps} q/s, Knot ${dns.result.knot_qps} q/s, ratio ${dns.result.dns_vs_knot}`);
   console.log(
     JSON.stringify({
       bench: 'net',
@@ -202,9 +206,9 @@ try {
       mesh_hosts_vs_wireguard_go: round(meshHosts.mbps / wireguardGo.mbps),
       mesh_hosts_rtt_us: round(meshHosts.rttP50Us, 0),
       firewall: FIREWALL,
-      dns_qps: null,
-      knot_qps: null,
-      dns_vs_knot: null,
+      dns_qps: dns.result?.dns_qps ?? null,
+      knot_qps: dns.result?.knot_qps ?? null,
+      dns_vs_knot: dns.result?.dns_vs_knot ?? null,
     }),
   );
 } finally {
