@@ -10,6 +10,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/lib/testing/free-port.ts';
 import { openSqliteStore } from '../../src/store/index.ts';
+import { startTestEtcd } from '../../src/store/etcd/testing.ts';
+import { openStoreFromUrl } from '../../src/store/open-store.ts';
 import { sampleApp, sampleMachine } from '../../src/store/testing.ts';
 import { fails, runAloft } from './cli-runner.ts';
 
@@ -97,3 +99,44 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+test('aloft proxy --store etcd://… routes by a Machine written to etcd by another process', async () => {
+  const etcd = await startTestEtcd();
+  const port = await freePort();
+  const url = `etcd://${etcd.endpoints[0]!.replace('http://', '')}/proxy-cli`;
+  const child = spawn(process.execPath, [aloft, 'proxy', '--data-dir', dataDir, '--store', url, '--port', String(port), '--no-tls', '--autostop-interval', '0', '--region', 'ams'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const writer = await openStoreFromUrl(url);
+  try {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    while (!out.includes('aloft proxy is up')) {
+      if (child.exitCode !== null) assert.fail(`aloft proxy exited early:\n${out}`);
+      await once(child.stdout, 'data');
+    }
+    await writer.createApp(sampleApp({ name: 'web' }));
+    await writer.createMachine(
+      sampleMachine({
+        appName: 'web',
+        state: 'started',
+        addresses: { ipv4: '127.0.0.1', ipv6: 'fdaa::1' },
+        config: { image: 'x', services: [{ protocol: 'tcp', internal_port: (upstream.address() as AddressInfo).port, ports: [{ port: 80, handlers: ['http'] }] }] },
+      }),
+    );
+    // The write reaches the proxy through etcd's watch: ask until it routes.
+    const deadline = Date.now() + 10_000;
+    let answer = await get(port);
+    while (answer.status !== 200 && Date.now() < deadline) answer = await get(port);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body, 'hello from ams');
+  } finally {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+    await writer.close();
+    await etcd.stop();
+  }
+});

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startLocalEdge } from '../../edge/local-edge.ts';
 import type { EdgeAnnouncer } from '../../edge/edge-announcer.ts';
@@ -8,12 +8,13 @@ import { createLogger } from '../../lib/log.ts';
 import { defaultSettings } from '../../platform/index.ts';
 import { createProxy } from '../../proxy/index.ts';
 import { runProxyWorkers } from '../../proxy/workers.ts';
-import { openSqliteStore } from '../../store/index.ts';
+import { openStoreFromUrl } from '../../store/open-store.ts';
 import { say, sayError } from '../output.ts';
 import { parseInterval } from './up.ts';
 
 interface ProxyOptions {
   dataDir: string;
+  store?: string;
   host: string;
   port: number;
   tlsPort: number;
@@ -50,7 +51,8 @@ export function proxyCommand(program: Command): void {
   program
     .command('proxy')
     .description("run the edge proxy alone, routing by the data dir's store")
-    .option('--data-dir <dir>', 'where state lives (or ALOFT_DATA_DIR)', defaults.dataDir)
+    .option('--data-dir <dir>', 'where state lives (or ALOFT_DATA_DIR): certificates, and the store unless --store', defaults.dataDir)
+    .option('--store <url>', 'the store to route by: sqlite:/abs/path/aloft.db or etcd://host:port,… (default: the data dir\'s aloft.db)')
     .option('--host <host>', 'the address to listen on', defaults.proxyHost)
     .option('--port <port>', 'the HTTP port (0: any free one)', port('port'), defaults.proxyPort)
     .option('--tls-port <port>', 'the TLS port: https and HTTP/2, a certificate per app (0: any free one)', port('tls-port'), defaults.tlsPort ?? 8443)
@@ -82,7 +84,7 @@ export function proxyCommand(program: Command): void {
         workers: opts.workers,
         log,
         async startWorker() {
-          const store = await openSqliteStore({ path: join(opts.dataDir, 'aloft.db') });
+          const store = await openStoreFromUrl(opts.store ?? `sqlite:${resolve(opts.dataDir, 'aloft.db')}`);
           const proxy = createProxy({
             store,
             host: opts.host,
