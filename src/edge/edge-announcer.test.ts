@@ -13,9 +13,8 @@ import { isAloftError } from '../lib/errors.ts';
 import { createProxy, type Proxy } from '../proxy/index.ts';
 import { openSqliteStore, type SqliteStore } from '../store/index.ts';
 import { AnycastAnnouncer } from './bgp/anycast-announcer.ts';
-import { Bird } from './bgp/bird.ts';
-import { renderBirdConfig } from './bgp/bird-config.ts';
-import { edgeBirdConfig } from './bgp/edge-config.ts';
+import type { Bird } from './bgp/bird.ts';
+import { edgeAndRouterBirds, linkEdgeAndRouter, removeNamespaces } from './bgp/testing/bird-pair.ts';
 import { EdgeAnnouncer, type EdgeState } from './edge-announcer.ts';
 import { startLocalEdge } from './local-edge.ts';
 import { proxyProbe } from './proxy-probe.ts';
@@ -148,53 +147,10 @@ describe('EdgeAnnouncer with a real bird pair in two namespaces and a real proxy
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'aloft-edge-'));
-    for (const ns of [edgeNs, routerNs]) {
-      ip('netns', 'add', ns);
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-    }
-    ip('-n', edgeNs, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'edge', 'netns', routerNs);
-    ip('-n', edgeNs, 'addr', 'add', '10.1.0.2/24', 'dev', 'eth0');
-    ip('-n', edgeNs, '-6', 'addr', 'add', 'fd10:0:1::2/64', 'dev', 'eth0', 'nodad');
-    ip('-n', routerNs, 'addr', 'add', '10.1.0.1/24', 'dev', 'edge');
-    ip('-n', routerNs, '-6', 'addr', 'add', 'fd10:0:1::1/64', 'dev', 'edge', 'nodad');
-    ip('-n', edgeNs, 'link', 'set', 'eth0', 'up');
-    ip('-n', routerNs, 'link', 'set', 'edge', 'up');
-    edgeBird = new Bird({
-      netns: edgeNs,
-      socketPath: join(dir, 'edge.ctl'),
-      configPath: join(dir, 'edge.conf'),
-      outputFile: join(dir, 'edge.log'),
-      config: edgeBirdConfig({
-        routerId: '10.1.0.2',
-        localAs: 65000,
-        routerAs: 64601,
-        ipv4: { local: '10.1.0.2', router: '10.1.0.1' },
-        ipv6: { local: 'fd10:0:1::2', router: 'fd10:0:1::1' },
-        anycast: { ipv4: '203.0.113.1', ipv6: '2001:db8:a10f::1' },
-      }),
-    });
-    const router = new Bird({
-      netns: routerNs,
-      socketPath: join(dir, 'router.ctl'),
-      configPath: join(dir, 'router.conf'),
-      outputFile: join(dir, 'router.log'),
-      config: renderBirdConfig({
-        routerId: '10.1.0.1',
-        kernel: true,
-        statics: [],
-        sessions: (['ipv4', 'ipv6'] as const).map((family) => ({
-          name: `edge_${family}`,
-          family,
-          localAddress: family === 'ipv4' ? '10.1.0.1' : 'fd10:0:1::1',
-          localAs: 64601,
-          neighborAddress: family === 'ipv4' ? '10.1.0.2' : 'fd10:0:1::2',
-          neighborAs: 65000,
-          bfd: true,
-          import: { kind: 'all' },
-          exportFrom: [],
-        })),
-      }),
-    });
+    linkEdgeAndRouter(edgeNs, routerNs);
+    const pair = edgeAndRouterBirds(dir, edgeNs, routerNs);
+    edgeBird = pair.edge;
+    const router = pair.router;
     birds.push(edgeBird, router);
     await edgeBird.start();
     await router.start();
@@ -207,7 +163,7 @@ describe('EdgeAnnouncer with a real bird pair in two namespaces and a real proxy
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await store?.close();
     for (const bird of birds) await bird.stop();
-    for (const ns of [edgeNs, routerNs]) ip('netns', 'del', ns);
+    removeNamespaces(edgeNs, routerNs);
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -26,20 +26,23 @@ before(async () => {
   await once(upstream, 'listening');
   const store = await openSqliteStore({ path: join(dataDir, 'aloft.db') });
   await store.createApp(sampleApp({ name: 'web' }));
-  await store.createMachine(
-    sampleMachine({
-      appName: 'web',
-      state: 'started',
-      addresses: { ipv4: '127.0.0.1', ipv6: 'fdaa::1' },
-      config: { image: 'x', services: [{ protocol: 'tcp', internal_port: (upstream.address() as AddressInfo).port, ports: [{ port: 80, handlers: ['http'] }] }] },
-    }),
-  );
+  await store.createMachine(webMachine());
   await store.close();
 });
 after(async () => {
   upstream.close();
   await rm(dataDir, { recursive: true, force: true });
 });
+
+/** The app's one started Machine, with the upstream as its HTTP service. */
+function webMachine(): ReturnType<typeof sampleMachine> {
+  return sampleMachine({
+    appName: 'web',
+    state: 'started',
+    addresses: { ipv4: '127.0.0.1', ipv6: 'fdaa::1' },
+    config: { image: 'x', services: [{ protocol: 'tcp', internal_port: (upstream.address() as AddressInfo).port, ports: [{ port: 80, handlers: ['http'] }] }] },
+  });
+}
 
 function get(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -117,14 +120,7 @@ test('aloft proxy --store etcd://… routes by a Machine written to etcd by anot
       await once(child.stdout, 'data');
     }
     await writer.createApp(sampleApp({ name: 'web' }));
-    await writer.createMachine(
-      sampleMachine({
-        appName: 'web',
-        state: 'started',
-        addresses: { ipv4: '127.0.0.1', ipv6: 'fdaa::1' },
-        config: { image: 'x', services: [{ protocol: 'tcp', internal_port: (upstream.address() as AddressInfo).port, ports: [{ port: 80, handlers: ['http'] }] }] },
-      }),
-    );
+    await writer.createMachine(webMachine());
     // The write reaches the proxy through etcd's watch: ask until it routes.
     const deadline = Date.now() + 10_000;
     let answer = await get(port);

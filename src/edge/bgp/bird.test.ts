@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { isAloftError } from '../../lib/errors.ts';
 import { AnycastAnnouncer } from './anycast-announcer.ts';
 import { Bird } from './bird.ts';
-import { renderBirdConfig } from './bird-config.ts';
-import { edgeBirdConfig } from './edge-config.ts';
+import { edgeAndRouterBirds, linkEdgeAndRouter, removeNamespaces } from './testing/bird-pair.ts';
 
 const ip = (...args: string[]): string => execFileSync('ip', args, { encoding: 'utf8' });
 
@@ -41,22 +40,12 @@ describe('Bird and AnycastAnnouncer (real bird2 in two namespaces)', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'aloft-bird-'));
-    for (const ns of [edgeNs, routerNs]) {
-      ip('netns', 'add', ns);
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-    }
-    ip('-n', edgeNs, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'edge', 'netns', routerNs);
-    ip('-n', edgeNs, 'addr', 'add', '10.1.0.2/24', 'dev', 'eth0');
-    ip('-n', edgeNs, '-6', 'addr', 'add', 'fd10:0:1::2/64', 'dev', 'eth0', 'nodad');
-    ip('-n', routerNs, 'addr', 'add', '10.1.0.1/24', 'dev', 'edge');
-    ip('-n', routerNs, '-6', 'addr', 'add', 'fd10:0:1::1/64', 'dev', 'edge', 'nodad');
-    ip('-n', edgeNs, 'link', 'set', 'eth0', 'up');
-    ip('-n', routerNs, 'link', 'set', 'edge', 'up');
+    linkEdgeAndRouter(edgeNs, routerNs);
   });
 
   after(async () => {
     for (const bird of birds) await bird.stop();
-    for (const ns of [edgeNs, routerNs]) ip('netns', 'del', ns);
+    removeNamespaces(edgeNs, routerNs);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -64,42 +53,7 @@ describe('Bird and AnycastAnnouncer (real bird2 in two namespaces)', () => {
   const routerRoute6 = (): string => ip('-n', routerNs, '-6', 'route', 'show', '2001:db8:a10f::1/128');
 
   it('announces the anycast addresses to the router, withdraws and announces them again', async () => {
-    const edge = new Bird({
-      netns: edgeNs,
-      socketPath: join(dir, 'edge.ctl'),
-      configPath: join(dir, 'edge.conf'),
-      outputFile: join(dir, 'edge.log'),
-      config: edgeBirdConfig({
-        routerId: '10.1.0.2',
-        localAs: 65000,
-        routerAs: 64601,
-        ipv4: { local: '10.1.0.2', router: '10.1.0.1' },
-        ipv6: { local: 'fd10:0:1::2', router: 'fd10:0:1::1' },
-        anycast: { ipv4: '203.0.113.1', ipv6: '2001:db8:a10f::1' },
-      }),
-    });
-    const router = new Bird({
-      netns: routerNs,
-      socketPath: join(dir, 'router.ctl'),
-      configPath: join(dir, 'router.conf'),
-      outputFile: join(dir, 'router.log'),
-      config: renderBirdConfig({
-        routerId: '10.1.0.1',
-        kernel: true,
-        statics: [],
-        sessions: (['ipv4', 'ipv6'] as const).map((family) => ({
-          name: `edge_${family}`,
-          family,
-          localAddress: family === 'ipv4' ? '10.1.0.1' : 'fd10:0:1::1',
-          localAs: 64601,
-          neighborAddress: family === 'ipv4' ? '10.1.0.2' : 'fd10:0:1::2',
-          neighborAs: 65000,
-          bfd: true,
-          import: { kind: 'all' },
-          exportFrom: [],
-        })),
-      }),
-    });
+    const { edge, router } = edgeAndRouterBirds(dir, edgeNs, routerNs);
     birds.push(edge, router);
     await edge.start();
     await router.start();
