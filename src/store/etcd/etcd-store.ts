@@ -442,7 +442,9 @@ export class EtcdStore implements Store {
 
   async #write<T>(action: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.#guard(action, async () => {
-      const { result, revision } = await transact(this.#client, action, fn);
+      // The first attempt may start from the nearest member's state (no quorum round trip),
+      // as long as that holds everything this store has seen (transaction.ts).
+      const { result, revision } = await transact(this.#client, action, fn, { optimistic: { minRevision: this.#seen } });
       this.#saw(revision);
       return result;
     });

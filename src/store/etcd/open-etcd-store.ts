@@ -23,7 +23,20 @@ export interface EtcdStoreOptions {
   dialTimeoutMs?: number;
   /** etcd's `--max-txn-ops`; larger deletes are split to fit. Default 128, etcd's default. */
   maxTxnOps?: number;
+  /**
+   * How long one call (not a watch) may take on a member before it is given up and
+   * tried on another. Default 3,000 ms (a WAN commit takes a few hundred): a member that went silent (a dead host, a cut
+   * link) answers nothing, and without a deadline a call to it would wait forever.
+   */
+  callTimeoutMs?: number;
 }
+
+/**
+ * gRPC keepalive on every connection, watches included: a member that went silent is
+ * noticed within about 9 s and its streams move to another. etcd refuses pings more
+ * often than every 5 s (`--grpc-keepalive-min-time`), so 6 s it is.
+ */
+const KEEPALIVE = { 'grpc.keepalive_time_ms': 6000, 'grpc.keepalive_timeout_ms': 3000, 'grpc.keepalive_permit_without_calls': 1 } as const;
 
 /** The org every fresh store has, as the SQLite store's first migration seeds it. */
 const PERSONAL_ORG: Org = { slug: 'personal', name: 'Personal', createdAt: 0 };
@@ -46,7 +59,15 @@ export async function openEtcdStore(options: EtcdStoreOptions): Promise<EtcdStor
     throw invalidField('open the etcd store', 'maxTxnOps', 'an integer of at least 32', maxTxnOps);
   }
   const keys = new EtcdKeys(prefix);
-  const client = new Etcd3({ hosts: endpoints, dialTimeout: options.dialTimeoutMs ?? 5000 });
+  const callTimeoutMs = options.callTimeoutMs ?? 3000;
+  const client = new Etcd3({
+    hosts: endpoints,
+    dialTimeout: options.dialTimeoutMs ?? 5000,
+    grpcOptions: KEEPALIVE,
+    // A missed deadline is one of etcd3's recoverable errors: the call is retried on another
+    // member, and three in a row open that member's circuit breaker for 5 s (etcd3's default).
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+  });
   try {
     const { revision } = await transact(client, 'seed the store', async (tx) => {
       if (!(await tx.get(keys.key('orgs', PERSONAL_ORG.slug)))) tx.putJson(keys.key('orgs', PERSONAL_ORG.slug), PERSONAL_ORG);
