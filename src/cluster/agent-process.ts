@@ -1,9 +1,8 @@
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, LocalHostControl, MachineLogs } from '../agent/index.ts';
 import { hostVolumes } from '../agent/volumes/index.ts';
 import { ImageStore, prepareRootfs, releaseRootfs } from '../image/index.ts';
-import { AloftError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { LinuxHostNetwork } from '../net/index.ts';
 import { loadOrCreateHostKey } from '../net/wireguard/keys.ts';
@@ -14,10 +13,11 @@ import { MicrovmDriver } from '../runtime/microvm/index.ts';
 import type { HostInfo } from '../scheduler/index.ts';
 import { readPlatformKey, SecretVault } from '../secrets/index.ts';
 import { openStoreFromUrl } from '../store/open-store.ts';
-import { ClusterAgentImages } from './agent-images.ts';
+import { ClusterAgentImages, platformRegistryAccess } from './agent-images.ts';
 import { listenHostControl } from './host-control-server.ts';
 import { HostHeartbeat } from './host-heartbeat.ts';
 import { hostRegistration } from './host-registration.ts';
+import { readTokenFile } from './token-file.ts';
 
 /** What `aloft agent` is told. */
 export interface AgentProcessSettings {
@@ -41,6 +41,11 @@ export interface AgentProcessSettings {
   advertiseUrl?: string;
   /** The operator token the API presents (a file holding it). */
   tokenFile: string;
+  /**
+   * The platform's own registry (`aloft registry`), e.g. `http://10.0.0.5:5000`: pulls
+   * from it carry the operator token; no other registry is sent it. Absent: none does.
+   */
+  registryUrl?: string;
   /** The platform's secrets key, shared with the API; without it Machines get no secrets. */
   secretsKeyFile?: string;
   heartbeatIntervalMs: number;
@@ -75,7 +80,8 @@ export async function startAgentProcess(settings: AgentProcessSettings, log: Log
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => log.warn({ err }, 'cleanup failed'));
   };
   try {
-    const token = await readToken(settings.tokenFile);
+    const token = await readTokenFile(settings.tokenFile, 'start the agent');
+    const registry = settings.registryUrl === undefined ? undefined : platformRegistryAccess(settings.registryUrl, token);
     const store = await openStoreFromUrl(settings.storeUrl, { logger: log });
     cleanups.push(() => store.close());
     const host: HostInfo = { id: settings.hostId, region: settings.region, number: settings.hostNumber, ipv4Subnet: settings.ipv4Subnet, drivers: [settings.runtime, 'microvm'] };
@@ -93,8 +99,8 @@ export async function startAgentProcess(settings: AgentProcessSettings, log: Log
     cleanups.push(() => rpc.close());
     const controlUrl = settings.advertiseUrl ?? `http://${settings.controlHost.includes(':') ? `[${settings.controlHost}]` : settings.controlHost}:${rpc.port}`;
 
-    const imageStore = new ImageStore(join(settings.dataDir, 'images'), { log });
-    const images = new ClusterAgentImages(imageStore, store, host.id);
+    const imageStore = new ImageStore(join(settings.dataDir, 'images'), { log, ...registry?.imageStoreOptions });
+    const images = new ClusterAgentImages(imageStore, store, host.id, registry?.host);
     const secretsKey = settings.secretsKeyFile === undefined ? undefined : await readPlatformKey(settings.secretsKeyFile);
     // The private network before the agent, as in `aloft up`: a Machine that starts finds
     // its resolver (fdaa::3 on the bridge) and its org's isolation rules already there.
@@ -167,13 +173,4 @@ export async function startAgentProcess(settings: AgentProcessSettings, log: Log
     await unwind();
     throw err;
   }
-}
-
-async function readToken(path: string): Promise<string> {
-  await access(path).catch(() => {
-    throw new AloftError('INVALID_ARGUMENT', `Cannot start the agent as 'token-file' must name a file holding the operator token (the API's <data-dir>/api-token): got ${path}, which does not exist`);
-  });
-  const token = (await readFile(path, 'utf8')).trim();
-  if (token === '') throw new AloftError('INVALID_ARGUMENT', `Cannot start the agent as 'token-file' must hold the operator token: got an empty file ${path}`);
-  return token;
 }

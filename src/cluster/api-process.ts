@@ -1,11 +1,10 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApiApp, listenApi } from '../api/index.ts';
 import { ImageStore } from '../image/index.ts';
-import { invalidField } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { ensureToken } from '../platform/token.ts';
-import { validateRttTable, type RegionRttTable } from '../proxy/balance/region-rtt.ts';
+import { readRttFile } from '../proxy/balance/rtt-file.ts';
 import { Scheduler } from '../scheduler/index.ts';
 import { ensurePlatformKey, platformKeyPath, SecretVault } from '../secrets/index.ts';
 import { openStoreFromUrl } from '../store/open-store.ts';
@@ -13,6 +12,7 @@ import type { Store } from '../store/store.ts';
 import { RemoteHostControl } from './host-control-client.ts';
 import { HostDirectory } from './host-directory.ts';
 import { HostMonitor } from './host-monitor.ts';
+import { platformRegistryAccess } from './agent-images.ts';
 
 /** What `aloft api` is told. */
 export interface ApiProcessSettings {
@@ -26,6 +26,8 @@ export interface ApiProcessSettings {
   missedHeartbeats: number;
   /** A JSON file of region RTTs, for re-placing into the nearest region. */
   rttFile?: string;
+  /** The platform's own registry (`aloft registry`): images there are resolved with the operator token. */
+  registryUrl?: string;
 }
 
 export interface RunningApiProcess {
@@ -50,7 +52,7 @@ export async function startApiProcess(settings: ApiProcessSettings, log: Logger 
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err: unknown) => log.warn({ err }, 'cleanup failed'));
   };
   try {
-    const rtt = settings.rttFile === undefined ? {} : await readRtt(settings.rttFile);
+    const rtt = settings.rttFile === undefined ? {} : await readRttFile(settings.rttFile, 'start the API');
     const token = await ensureToken(settings.dataDir);
     const secretsKey = await ensurePlatformKey(platformKeyPath(settings.dataDir));
     const store = await openStoreFromUrl(settings.storeUrl, { logger: log });
@@ -59,7 +61,8 @@ export async function startApiProcess(settings: ApiProcessSettings, log: Logger 
     await directory.start();
     cleanups.push(() => Promise.resolve(directory.stop()));
     const scheduler = new Scheduler(directory, { capacity: directory.capacity });
-    const images = new ImageStore(join(settings.dataDir, 'images'), { log });
+    const registry = settings.registryUrl === undefined ? undefined : platformRegistryAccess(settings.registryUrl, token, 'start the API');
+    const images = new ImageStore(join(settings.dataDir, 'images'), { log, ...registry?.imageStoreOptions });
     const hostControl = new RemoteHostControl({ hosts: store, token });
     const api = await listenApi(createApiApp({ store, images, scheduler, token, log, hostControl, secretVault: new SecretVault(store, secretsKey) }), { host: settings.host, port: settings.port });
     cleanups.push(() => api.close());
@@ -81,21 +84,6 @@ export async function startApiProcess(settings: ApiProcessSettings, log: Logger 
     };
   } catch (err) {
     await unwind();
-    throw err;
-  }
-}
-
-async function readRtt(path: string): Promise<RegionRttTable> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw invalidField('start the API', 'rtt', 'a readable JSON file', `${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    return validateRttTable(JSON.parse(text));
-  } catch (err) {
-    if (err instanceof SyntaxError) throw invalidField('start the API', 'rtt', 'a JSON file such as {"ams": {"iad": 80}}', path);
     throw err;
   }
 }

@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { invalidField } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { validateRttTable, type RegionRttTable } from '../proxy/balance/region-rtt.ts';
-import { openSqliteStore } from '../store/index.ts';
+import { openStoreFromUrl } from '../store/open-store.ts';
 import { startDnsServer, type RunningDnsServer } from './server.ts';
 import type { Upstream } from './upstream.ts';
 
 export interface StandaloneDnsOptions {
-  /** The data dir whose store (`aloft.db`) holds the apps and Machines. */
+  /** The data dir whose store (`aloft.db`) holds the apps and Machines, unless `storeUrl`. */
   dataDir: string;
+  /** A `--store` URL (`sqlite:/path`, `etcd://h:p,…[/prefix]`) read instead of the data dir's. */
+  storeUrl?: string;
   host: string;
   port: number;
   region: string;
@@ -27,7 +29,7 @@ export interface StandaloneDnsOptions {
  */
 export async function startStandaloneDns(options: StandaloneDnsOptions): Promise<RunningDnsServer> {
   const rtt = options.rttFile === undefined ? undefined : await readRtt(options.rttFile);
-  const store = await openSqliteStore({ path: join(options.dataDir, 'aloft.db'), logger: options.log ?? silentLogger });
+  const store = await openStoreFromUrl(options.storeUrl ?? `sqlite:${join(options.dataDir, 'aloft.db')}`, { logger: options.log ?? silentLogger });
   try {
     const server = await startDnsServer({
       store,

@@ -15,6 +15,7 @@ import { acquireLock } from './lock.ts';
 import { hostVolumes } from '../agent/volumes/index.ts';
 import { startPlatformRegistry } from './registry.ts';
 import { hostRegistration } from '../cluster/host-registration.ts';
+import { HostHeartbeat } from '../cluster/host-heartbeat.ts';
 import { HostDirectory } from '../cluster/host-directory.ts';
 import type { PlatformSettings } from './settings.ts';
 import { ensureToken } from './token.ts';
@@ -68,12 +69,15 @@ export async function startEmbeddedPlatform(settings: PlatformSettings, log: Log
     const images = new ImageStore(join(settings.dataDir, 'images'), {
       credentials: (registryHost) => (registryHost === own.registry ? { username: 'aloft', password: token } : undefined),
     });
-    // The one host is in the host registry as a cluster's are (no heartbeat: nothing here
-    // marks it down), and placement reads the registry; it measures this machine: its
-    // cores, memory, disk under the data dir, GPUs.
+    // The one host is in the host registry as a cluster's are, and placement reads the
+    // registry; it measures this machine: its cores, memory, disk under the data dir, GPUs.
+    // It beats as `aloft agent` does, so an `aloft api` HostMonitor on the same store
+    // (a platform grown into a cluster) does not mark it down and move its Machines.
     // The host key is the private network's (its WireGuard mesh), published here for peers.
     const wireguardKey = await loadOrCreateHostKey(join(settings.dataDir, 'wireguard.key'));
-    await store.registerHost(await hostRegistration(settings.dataDir, host, wireguardKey.publicKey, null), Date.now());
+    const heartbeat = new HostHeartbeat({ store, hostId: host.id, log, registration: () => hostRegistration(settings.dataDir, host, wireguardKey.publicKey, null) });
+    await heartbeat.start();
+    cleanups.push(() => heartbeat.stop());
     const hosts = new HostDirectory(store, { log });
     await hosts.start();
     cleanups.push(() => Promise.resolve(hosts.stop()));

@@ -70,11 +70,13 @@ export function clusterCommands(program: Command): void {
     .option('--control-port <port>', 'its port (0: any free one)', port('control-port'), 4281)
     .option('--advertise-url <url>', 'the URL the API calls it at (default: http://<control-host>:<port>)')
     .option('--token-file <file>', "the operator token the API presents (default: <data-dir>/api-token)")
+    .option('--registry <url>', "the platform's registry (aloft registry), e.g. http://10.0.0.5:5000: pulls from it carry the operator token, which no other registry is sent")
     .option('--secrets-key <file>', "the platform's secrets key, shared with the API (its <data-dir>/secrets.key); without it Machines get no secrets")
     .option('--heartbeat-interval <duration>', 'how often this host beats', duration('heartbeat-interval'), DEFAULT_HEARTBEAT_INTERVAL_MS)
     .option('--mesh-port <port>', "the UDP port of this host's WireGuard mesh (0: any free one)", port('mesh-port'), defaults.meshPort)
     .option('--underlay <address>', "the IP address other hosts reach this host's mesh port at (published as <address>:<mesh-port>; without it no host peers with this one)", underlayAddress)
-    .action(async (opts: { hostId: string; dataDir: string; store?: string; region: string; hostNumber: number; ipv4Subnet: string; bridge: string; runtime: string; guestCache: string; controlHost: string; controlPort: number; advertiseUrl?: string; tokenFile?: string; secretsKey?: string; heartbeatInterval: number; meshPort: number; underlay?: string }) => {
+    .option('--netns-prefix <prefix>', "Machines' network namespaces are <prefix><machine id> (distinct per host on one machine, e.g. in `aloft lab`)", defaults.netnsPrefix)
+    .action(async (opts: { hostId: string; netnsPrefix: string; dataDir: string; store?: string; region: string; hostNumber: number; ipv4Subnet: string; bridge: string; runtime: string; guestCache: string; controlHost: string; controlPort: number; advertiseUrl?: string; tokenFile?: string; registry?: string; secretsKey?: string; heartbeatInterval: number; meshPort: number; underlay?: string }) => {
       if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(opts.hostId)) throw invalidField('start the agent', 'host-id', 'lowercase letters, digits and dashes, at most 63 long', opts.hostId);
       requireRegion(opts.region, 'start the agent');
       // The embedded platform's checks cover bridge, runtime and host number the same way.
@@ -89,13 +91,14 @@ export function clusterCommands(program: Command): void {
           hostNumber: opts.hostNumber,
           ipv4Subnet: opts.ipv4Subnet,
           bridge: opts.bridge,
-          netnsPrefix: defaults.netnsPrefix,
+          netnsPrefix: opts.netnsPrefix,
           runtime: opts.runtime as 'runsc' | 'runc',
           guestCacheDir: opts.guestCache,
           controlHost: opts.controlHost,
           controlPort: opts.controlPort,
           ...(opts.advertiseUrl === undefined ? {} : { advertiseUrl: opts.advertiseUrl }),
           tokenFile: opts.tokenFile ?? join(opts.dataDir, 'api-token'),
+          ...(opts.registry === undefined ? {} : { registryUrl: opts.registry }),
           ...(opts.secretsKey === undefined ? {} : { secretsKeyFile: opts.secretsKey }),
           heartbeatIntervalMs: opts.heartbeatInterval,
           meshPort: opts.meshPort,
@@ -118,7 +121,8 @@ export function clusterCommands(program: Command): void {
     .option('--heartbeat-interval <duration>', "the agents' heartbeat interval", duration('heartbeat-interval'), DEFAULT_HEARTBEAT_INTERVAL_MS)
     .option('--missed-heartbeats <n>', 'how many intervals without a heartbeat mark a host down', (v) => Number(v), 3)
     .option('--rtt <file>', 'a JSON file of region round-trip times, for re-placing into the nearest region: {"ams": {"iad": 80}}')
-    .action(async (opts: { dataDir: string; store?: string; host: string; port: number; heartbeatInterval: number; missedHeartbeats: number; rtt?: string }) => {
+    .option('--registry <url>', "the platform's own registry (aloft registry), e.g. http://10.0.0.5:5000: images there are resolved with the operator token")
+    .action(async (opts: { dataDir: string; store?: string; host: string; port: number; heartbeatInterval: number; missedHeartbeats: number; rtt?: string; registry?: string }) => {
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'info' });
       const api = await startApiProcess(
         {
@@ -129,6 +133,7 @@ export function clusterCommands(program: Command): void {
           heartbeatIntervalMs: opts.heartbeatInterval,
           missedHeartbeats: opts.missedHeartbeats,
           ...(opts.rtt === undefined ? {} : { rttFile: opts.rtt }),
+          ...(opts.registry === undefined ? {} : { registryUrl: opts.registry }),
         },
         log,
       );

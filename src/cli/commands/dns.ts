@@ -8,6 +8,7 @@ import { say } from '../output.ts';
 
 interface DnsFlags {
   dataDir: string;
+  store?: string;
   host: string;
   port: number;
   region: string;
@@ -21,8 +22,9 @@ export function dnsCommand(program: Command): void {
   const defaults = defaultSettings();
   program
     .command('dns')
-    .description("serve the private DNS (<app>.internal …) from a data dir's store; other names go upstream")
-    .option('--data-dir <dir>', 'where state lives (or ALOFT_DATA_DIR)', defaults.dataDir)
+    .description("serve the private DNS (<app>.internal …) from a data dir's store or --store; other names go upstream")
+    .option('--data-dir <dir>', 'where state lives (or ALOFT_DATA_DIR): the store unless --store', defaults.dataDir)
+    .option('--store <url>', "the store to answer from: sqlite:/abs/path/aloft.db or etcd://host:port,… (default: the data dir's aloft.db)")
     .option('--host <address>', "the address to listen on (Machines' resolver)", DNS_PRIVATE_ADDRESS)
     .option('--port <port>', 'the UDP and TCP port (0: any free one)', (v) => Number(v), 53)
     .option('--region <region>', "this host's region (for top<N>.nearest.of)", defaults.region)
@@ -35,6 +37,7 @@ export function dnsCommand(program: Command): void {
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
       const dns = await startStandaloneDns({
         dataDir: flags.dataDir,
+        ...(flags.store === undefined ? {} : { storeUrl: flags.store }),
         host: flags.host,
         port: flags.port,
         region: flags.region,
@@ -53,6 +56,6 @@ export function dnsCommand(program: Command): void {
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       const where = dns.host.includes(':') ? `[${dns.host}]:${dns.port}` : `${dns.host}:${dns.port}`;
       const forward = dns.upstream === undefined ? 'other names refused' : `other names to ${dns.upstream.host}:${dns.upstream.port}`;
-      say(`aloft dns is up on ${where} (udp, tcp); .internal from ${flags.dataDir}, ${forward}    Stop: Ctrl-C`);
+      say(`aloft dns is up on ${where} (udp, tcp); .internal from ${flags.store ?? flags.dataDir}, ${forward}    Stop: Ctrl-C`);
     });
 }
