@@ -1,6 +1,6 @@
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { HostCapacity, HostInfo, HostSource } from '../scheduler/index.ts';
-import type { HostRecord } from '../store/host-store.ts';
+import { hostRole, type HostRecord } from '../store/host-store.ts';
 import type { Store } from '../store/store.ts';
 
 /** The scheduler's view of a registered host. */
@@ -10,7 +10,7 @@ export function hostInfoOf(record: HostRecord): HostInfo {
 
 /**
  * The host registry, followed live from the store's watch: the scheduler's HostSource
- * in cluster mode (hosts() is the hosts that are up now) and, through `capacity`, the
+ * in cluster mode (hosts() is the hosts that are up now, edges left out) and, through `capacity`, the
  * totals each agent registered. Heartbeats are not published, so a record's
  * `heartbeatAt` here may be old; the HostMonitor reads the store for those.
  */
@@ -60,9 +60,10 @@ export class HostDirectory implements HostSource {
     return this.#up;
   }
 
+  /** A host by id, up or down; never an edge (nothing may be placed on one). */
   host(id: string): HostInfo | undefined {
     const record = this.#records.get(id);
-    return record && hostInfoOf(record);
+    return record && hostRole(record) === 'host' ? hostInfoOf(record) : undefined;
   }
 
   /** The registered record, as last published. */
@@ -85,6 +86,7 @@ export class HostDirectory implements HostSource {
   }
 
   #refresh(): void {
-    this.#up = [...this.#records.values()].filter((r) => r.status === 'up').sort((a, b) => a.id.localeCompare(b.id)).map(hostInfoOf);
+    // Edges (aloft proxy on the mesh) are in the registry to peer, never to take Machines.
+    this.#up = [...this.#records.values()].filter((r) => r.status === 'up' && hostRole(r) === 'host').sort((a, b) => a.id.localeCompare(b.id)).map(hostInfoOf);
   }
 }

@@ -64,6 +64,37 @@ describe('private network policy from the store', () => {
     assert.deepEqual(policy.hostAddresses, ['10.0.0.5', '2001:db8::5']);
   });
 
+  it('an edge is a peer allowed only its own /80 in network 0, and may reach only this host’s Machines’ service ports', () => {
+    const edge = host('e1', 9, { role: 'edge', ipv4Subnet: '', drivers: [] });
+    const facts = {
+      apps: [app('a', 'one', 1)],
+      machines: [
+        { ...machine('m1', 'a', 'h1', '172.19.0.3'), state: 'started', addresses: { ipv4: '172.19.0.3', ipv6: 'fdaa:0:1:0:1:0:1:2' }, config: { image: 'x', services: [{ protocol: 'tcp', internal_port: 8080, checks: [{ type: 'tcp', port: 9090 }] }, { protocol: 'udp', internal_port: 5353 }] } },
+        { ...machine('m2', 'a', 'h2', '172.19.0.4'), state: 'started', addresses: { ipv4: '172.19.0.4', ipv6: 'fdaa:0:1:0:2:0:1:2' }, config: { image: 'x', services: [{ protocol: 'tcp', internal_port: 8080 }] } },
+        { ...machine('m3', 'a', 'h1', '172.19.0.5'), state: 'destroyed', addresses: { ipv4: '172.19.0.5', ipv6: 'fdaa:0:1:0:1:0:2:2' }, config: { image: 'x', services: [{ protocol: 'tcp', internal_port: 8080 }] } },
+      ] as unknown as Machine[],
+      hosts: [host('h2', 2), edge],
+      hostId: 'h1',
+    };
+    const peers = meshPeers(facts);
+    assert.deepEqual(peers.map((peer) => [peer.id, peer.prefixes]), [
+      ['h2', ['fdaa::2:0:0:0/80', 'fdaa:0:1:0:2::/80']],
+      ['e1', ['fdaa::9:0:0:0/80']],
+    ]);
+    const policy = isolationPolicy(FRAME, facts);
+    assert.deepEqual(policy.edges, {
+      sources: ['fdaa::9:0:0:0/80'],
+      targets: [
+        { address: 'fdaa:0:1:0:1:0:1:2', protocol: 'tcp', port: 8080 },
+        { address: 'fdaa:0:1:0:1:0:1:2', protocol: 'tcp', port: 9090 },
+        { address: 'fdaa:0:1:0:1:0:1:2', protocol: 'udp', port: 5353 },
+      ],
+    }, "this host's live Machines only, each service's internal_port and its checks' own ports");
+    assert.ok(policy.hostAddresses.includes('192.0.2.9'), "Machines may not reach the edge's underlay");
+    checkPolicy(policy);
+    assert.deepEqual(isolationPolicy(FRAME, { ...facts, hosts: [host('h2', 2)] }).edges, { sources: [], targets: [] }, 'no edge: no targets');
+  });
+
   it('names its table and tunnel after the bridge, within nft’s and the kernel’s limits', () => {
     assert.equal(tableFor('aloft0'), 'aloft_aloft0');
     assert.equal(tableFor('br-x.1'), 'aloft_br_x_1');

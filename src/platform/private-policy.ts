@@ -1,9 +1,9 @@
 import { networkInterfaces } from 'node:os';
-import type { App, Machine } from '../model/index.ts';
+import { isTerminal, type App, type Machine } from '../model/index.ts';
 import { DNS_PRIVATE_ADDRESS } from '../dns/server.ts';
-import type { HostService, IsolationPolicy } from '../net/isolation/index.ts';
-import { hostPrefixes, type MeshPeer } from '../net/wireguard/index.ts';
-import type { HostRecord } from '../store/index.ts';
+import type { EdgeAccess, EdgeTarget, HostService, IsolationPolicy } from '../net/isolation/index.ts';
+import { hostNetworkPrefix, hostPrefixes, INFRA_NETWORK, type MeshPeer } from '../net/wireguard/index.ts';
+import { hostRole, type HostRecord } from '../store/index.ts';
 
 /** What one host's private-network rules and mesh are computed from. */
 export interface PrivateNetworkFacts {
@@ -62,19 +62,48 @@ export function isolationPolicy(frame: PolicyFrame, facts: PrivateNetworkFacts):
     hostAddresses: [...new Set([...frame.localAddresses, ...underlays])].sort(),
     agentPorts: frame.agentPorts,
     hostServices: hostServices(frame.dnsPort),
+    edges: edgeAccess(facts),
   };
 }
 
 /**
- * The mesh peers of this host: every other registered host that is up and publishes a
- * WireGuard key and an underlay endpoint, allowed its own /80 plus one /80 per org
- * network (any org may have Machines on any host).
+ * What edges on the backhaul may reach on this host: every registered edge's /80 in
+ * network 0, to each of this host's Machines' service ports (`internal_port`, and a
+ * service check's own port), since an edge's proxy and its health checks dial those.
+ */
+export function edgeAccess(facts: PrivateNetworkFacts): EdgeAccess {
+  const sources = facts.hosts.filter((host) => hostRole(host) === 'edge').map((edge) => hostNetworkPrefix(INFRA_NETWORK, edge.number));
+  const targets: EdgeTarget[] = [];
+  // No edge registered (aloft up, a cluster without the backhaul): nothing to list.
+  if (sources.length === 0) return { sources, targets };
+  for (const machine of facts.machines) {
+    const address = machine.addresses?.ipv6;
+    if (machine.hostId !== facts.hostId || address === undefined || address === '' || isTerminal(machine.state)) continue;
+    for (const service of machine.config.services ?? []) {
+      const protocol = service.protocol === 'udp' ? 'udp' : 'tcp';
+      targets.push({ address, protocol, port: service.internal_port });
+      for (const check of service.checks ?? []) if (check.port !== undefined) targets.push({ address, protocol: 'tcp', port: check.port });
+    }
+  }
+  return { sources, targets };
+}
+
+/**
+ * The mesh peers of this host (or edge): every other registry entry that is up and
+ * publishes a WireGuard key and an underlay endpoint. A host is allowed its own /80 plus
+ * one /80 per org network (any org may have Machines on any host); an edge only its own
+ * /80 in network 0, since it runs no Machines (its proxy dials from `fdaa:0:0:<n>::1`).
  */
 export function meshPeers(facts: PrivateNetworkFacts): MeshPeer[] {
   const networks = [...new Set(facts.apps.map((app) => app.network).filter((network) => network > 0))];
   return facts.hosts
     .filter((host) => host.id !== facts.hostId && host.status === 'up' && host.wireguardPublicKey !== null && host.addresses.underlay !== null)
-    .map((host) => ({ id: host.id, publicKey: host.wireguardPublicKey!, endpoint: host.addresses.underlay!, prefixes: hostPrefixes(host.number, networks) }));
+    .map((host) => ({
+      id: host.id,
+      publicKey: host.wireguardPublicKey!,
+      endpoint: host.addresses.underlay!,
+      prefixes: hostRole(host) === 'edge' ? hostPrefixes(host.number, []) : hostPrefixes(host.number, networks),
+    }));
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 export { createProxy, type BackendOptions, type Proxy, type ProxyOptions } from './server.ts';
 export { RouteTable, type AppRoutes, type RouteLookup, type RouteSource } from './route-table.ts';
-export { httpServicePort, toRouteEntry, type RouteEntry } from './route-entry.ts';
+export { httpServicePort, toRouteEntry, type DialFamily, type RouteEntry } from './route-entry.ts';
 export { compose, type Step } from './compose.ts';
 export { createContext, type ProxyContext } from './context.ts';
 export { randomPicker, type Picker } from './picker.ts';

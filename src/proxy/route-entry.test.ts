@@ -49,3 +49,15 @@ test('the HTTP serviceâ€™s concurrency and checks come with the entry, with Flyâ
     { type: 'tcp', port: 3000, method: 'GET', path: '/', intervalMs: 15_000, timeoutMs: 2000, gracePeriodMs: 0 },
   ]);
 });
+
+test('dialled by 6PN (an edge on the backhaul), the entry has no IPv4 and its origin is the 6PN address', () => {
+  const machine = fakeMachine('a', 3000);
+  const six = toRouteEntry(machine, 0, 'ipv6')!;
+  assert.equal(six.origin, 'http://[fdaa::2]:3000');
+  assert.deepEqual([six.ipv4, six.ipv6, six.port], ['', 'fdaa::2', 3000]);
+  // The default stays the host-local IPv4 (embedded `aloft up`).
+  assert.equal(toRouteEntry(machine, 0, 'ipv4')?.origin, 'http://127.0.0.1:3000');
+  assert.deepEqual(toRouteEntry(machine, 0), toRouteEntry(machine, 0, 'ipv4'));
+  // No 6PN address: nothing an edge could dial, so no route rather than an IPv4 it cannot reach.
+  assert.equal(toRouteEntry({ ...machine, addresses: { ipv4: '127.0.0.1', ipv6: '' } }, 0, 'ipv6'), undefined);
+});

@@ -14,9 +14,13 @@ export interface RouteEntry {
   instanceId: string;
   region: string;
   state: MachineState;
-  /** Host-local IPv4 address the proxy dials ('' when the Machine has none). */
+  /**
+   * Host-local IPv4 address the proxy dials: '' when the Machine has none, or when the
+   * proxy dials 6PN (`dial: 'ipv6'`), so every dialer (the pools, upgrades, raw TCP,
+   * health checks) takes `ipv6` instead.
+   */
   ipv4: string;
-  /** 6PN address; kept for the worker role and for hosts without IPv4. */
+  /** 6PN address: dialled when `ipv4` is '' (an edge on the mesh, hosts without IPv4). */
   ipv6: string;
   /** The `internal_port` of the Machine's HTTP service. */
   port: number;
@@ -59,14 +63,22 @@ export function httpService(config: MachineConfig): MachineService | undefined {
 }
 
 /**
- * The route entry for `machine`, or undefined when it cannot take traffic: it needs
- * an address and an HTTP service port. State is copied, not checked: the table
- * decides what a state means (started routes, starting is "coming").
+ * Which of a Machine's addresses the proxy dials. `ipv4`: its host-local IPv4 (6PN when
+ * it has none), reachable only from its own host — the embedded `aloft up`. `ipv6`: its
+ * 6PN address only, reachable from anywhere on the WireGuard mesh — an edge proxy on
+ * the backhaul (`aloft proxy --backhaul-…`), whose Machines are on other hosts.
  */
-export function toRouteEntry(machine: Machine, startedAt: number): RouteEntry | undefined {
+export type DialFamily = 'ipv4' | 'ipv6';
+
+/**
+ * The route entry for `machine`, or undefined when it cannot take traffic: it needs
+ * an address of the family it is dialled by and an HTTP service port. State is copied,
+ * not checked: the table decides what a state means (started routes, starting is "coming").
+ */
+export function toRouteEntry(machine: Machine, startedAt: number, dial: DialFamily = 'ipv4'): RouteEntry | undefined {
   const service = httpService(machine.config);
   const port = service?.internal_port;
-  const ipv4 = machine.addresses?.ipv4 ?? '';
+  const ipv4 = dial === 'ipv4' ? (machine.addresses?.ipv4 ?? '') : '';
   const ipv6 = machine.addresses?.ipv6 ?? '';
   if (port === undefined || (ipv4 === '' && ipv6 === '')) return undefined;
   const host = ipv4 !== '' ? ipv4 : `[${ipv6}]`;

@@ -14,6 +14,7 @@ import { HealthChecker } from './health/health-checker.ts';
 import { requestIds } from './request-id.ts';
 import { defaultRetryPolicy, type RetryPolicy } from './retry-policy.ts';
 import { RouteTable, type RouteSource } from './route-table.ts';
+import type { DialFamily } from './route-entry.ts';
 import { countStep } from './steps/count.ts';
 import { forwardStep, type RetryEvent } from './steps/forward.ts';
 import { resolveAppStep } from './steps/resolve-app.ts';
@@ -95,6 +96,8 @@ export interface ProxyOptions {
   tcp?: TcpService[];
   /** Serve every app's raw TCP service ports as Machines declare them. Default: true unless `tcp` is given. */
   discoverTcp?: boolean;
+  /** Which Machine address to dial: `ipv4` (default, on the Machine's host) or `ipv6` (6PN, an edge on the mesh). */
+  dial?: DialFamily;
 }
 
 /** A running (or ready to run) edge proxy. */
@@ -144,7 +147,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   const health = new HealthChecker({ clock, log, ...options.health });
-  const table = new RouteTable(options.store, { clock, log, health });
+  const table = new RouteTable(options.store, { clock, log, health, ...(options.dial === undefined ? {} : { dial: options.dial }) });
   const balancer = new Balancer(table, region, options.balance, clock);
   const metrics = new ProxyMetrics();
   const backend = options.backend ?? {};

@@ -13,6 +13,19 @@
 export const HOST_STATUSES = ['up', 'down'] as const;
 export type HostStatus = (typeof HOST_STATUSES)[number];
 
+/**
+ * What a registry entry is: a `host` runs an agent and Machines; an `edge` runs only an
+ * edge proxy that joins the WireGuard mesh to dial Machines over 6PN (`aloft proxy
+ * --backhaul-…`). Edges beat and peer like hosts, but nothing is ever placed on one.
+ */
+export const HOST_ROLES = ['host', 'edge'] as const;
+export type HostRole = (typeof HOST_ROLES)[number];
+
+/** A record's role: absent means `host` (every agent, and records from before roles). */
+export function hostRole(record: { role?: HostRole | undefined }): HostRole {
+  return record.role ?? 'host';
+}
+
 /** One GPU of a host, as its agent found it. */
 export interface HostGpu {
   /** The device index (`/dev/nvidia<index>`). */
@@ -45,9 +58,11 @@ export interface HostAddresses {
 export interface HostRegistration {
   id: string;
   region: string;
-  /** The host's 32-bit number in 6PN addresses; unique among hosts. */
+  /** `edge` for an edge proxy on the mesh; absent for a host (see HostRole). */
+  role?: HostRole;
+  /** The host's 32-bit number in 6PN addresses; unique among hosts and edges. */
   number: number;
-  /** The host-local IPv4 subnet its Machines get addresses from (CIDR). */
+  /** The host-local IPv4 subnet its Machines get addresses from (CIDR); '' for an edge, which has none. */
   ipv4Subnet: string;
   capacity: HostCapacityRecord;
   drivers: string[];
@@ -71,6 +86,8 @@ export interface HostRecord extends HostRegistration {
 export interface HostFilter {
   region?: string;
   status?: HostStatus;
+  /** Only entries of this role (a record without one is a `host`). */
+  role?: HostRole;
 }
 
 /** A named role that one process at a time may hold (the HostMonitor's). */

@@ -1,13 +1,17 @@
+import cluster from 'node:cluster';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { backhaulSettings, startBackhaul, type BackhaulSettings, type RunningBackhaul } from '../../edge/backhaul/index.ts';
 import { startLocalEdge } from '../../edge/local-edge.ts';
 import type { EdgeAnnouncer } from '../../edge/edge-announcer.ts';
 import { invalidField } from '../../lib/errors.ts';
 import { parseDurationMs } from '../../model/index.ts';
+import { requireRegion } from '../../model/regions.ts';
 import { createLogger } from '../../lib/log.ts';
 import { defaultSettings } from '../../platform/index.ts';
 import { createProxy } from '../../proxy/index.ts';
 import { runProxyWorkers } from '../../proxy/workers.ts';
+import { readRttFile } from '../../proxy/balance/rtt-file.ts';
 import { openStoreFromUrl } from '../../store/open-store.ts';
 import { say, sayError } from '../output.ts';
 import { parseInterval } from './up.ts';
@@ -28,6 +32,12 @@ interface ProxyOptions {
   anycastWithdrawDelay: number;
   anycastProbeInterval: number;
   anycastFailures: number;
+  edgeId?: string;
+  hostNumber?: string;
+  underlay?: string;
+  meshPort?: string;
+  heartbeatInterval?: number;
+  rtt?: string;
 }
 
 const duration = (what: string) => (value: string): number => {
@@ -66,6 +76,12 @@ export function proxyCommand(program: Command): void {
     .option('--anycast-withdraw-delay <duration>', 'on SIGTERM, how long to wait after the withdraw before closing the proxy', duration('anycast-withdraw-delay'), 2000)
     .option('--anycast-probe-interval <duration>', "how often the proxy's health is probed", duration('anycast-probe-interval'), 1000)
     .option('--anycast-failures <n>', 'failed probes in a row before withdrawing', (v) => Number(v), 3)
+    .option('--underlay <address>', "backhaul: this edge's IP address hosts reach its WireGuard port at; joins the hosts' mesh and dials Machines over 6PN (needs --edge-id, --host-number)")
+    .option('--edge-id <id>', "backhaul: this edge's id in the host registry (registered as an edge: never given Machines)")
+    .option('--host-number <n>', "backhaul: this edge's number in 6PN network 0 (unique among hosts and edges); it dials from fdaa:0:0:<n>::1")
+    .option('--mesh-port <port>', "backhaul: the UDP port of this edge's wireguard-go (0: any free one; default 51820)")
+    .option('--heartbeat-interval <duration>', 'backhaul: how often this edge beats in the host registry (default 2s)', duration('heartbeat-interval'))
+    .option('--rtt <file>', 'a JSON file of region round-trip times, to pick the nearest region when this one has no Machine to take a request: {"ams": {"iad": 80}}')
     .action(async (opts: ProxyOptions) => {
       if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > 256) {
         throw invalidField('start the proxy', 'workers', 'an integer from 1 to 256', opts.workers);
@@ -77,14 +93,21 @@ export function proxyCommand(program: Command): void {
       if (!Number.isInteger(opts.anycastFailures) || opts.anycastFailures < 1) {
         throw invalidField('start the proxy', 'anycast-failures', 'an integer of 1 or more', opts.anycastFailures);
       }
+      const backhaul = backhaulSettings(opts);
+      // The region goes into the host registry, where every region is one of the catalogue's.
+      if (backhaul !== undefined) requireRegion(opts.region, 'start the proxy');
+      const storeUrl = opts.store ?? `sqlite:${resolve(opts.dataDir, 'aloft.db')}`;
+      const rtt = opts.rtt === undefined ? undefined : await readRttFile(opts.rtt, 'start the proxy');
       const log = createLogger({ level: process.env['ALOFT_LOG'] ?? 'warn' });
+      // The mesh lives in the primary process, like the anycast edge; workers only dial over it.
+      const onMesh = backhaul !== undefined && cluster.isPrimary ? await joinBackhaul(backhaul, storeUrl, opts, log) : undefined;
       // The edge lives in the primary process: it outlives a worker that dies, and withdraws while none answers.
       let edge: Promise<EdgeAnnouncer> | undefined;
       const stop = await runProxyWorkers({
         workers: opts.workers,
         log,
         async startWorker() {
-          const store = await openStoreFromUrl(opts.store ?? `sqlite:${resolve(opts.dataDir, 'aloft.db')}`);
+          const store = await openStoreFromUrl(storeUrl);
           const proxy = createProxy({
             store,
             host: opts.host,
@@ -93,6 +116,9 @@ export function proxyCommand(program: Command): void {
             region: opts.region,
             log,
             autoscale: { store, autostopIntervalMs: opts.autostopInterval },
+            ...(rtt === undefined ? {} : { balance: { rtt } }),
+            // On the backhaul every Machine is dialled at its 6PN address; beside `aloft up`, at its host-local IPv4.
+            ...(backhaul === undefined ? {} : { dial: 'ipv6' as const }),
             ...(opts.tls ? { tls: { port: opts.tlsPort, certs: join(opts.dataDir, 'certs') } } : {}),
           });
           const ports = await proxy.listen();
@@ -106,7 +132,8 @@ export function proxyCommand(program: Command): void {
         },
         onReady(ports) {
           const tls = ports['tlsPort'] === undefined ? '' : `, https on ${opts.host}:${ports['tlsPort']}`;
-          say(`aloft proxy is up: http on ${opts.host}:${ports['port']}${tls}, ${opts.workers} worker${opts.workers === 1 ? '' : 's'}, apps at <app>.${opts.domain}    Stop: Ctrl-C`);
+          const mesh = onMesh === undefined ? '' : `, on the backhaul as ${backhaul!.edgeId} (${onMesh.address})`;
+          say(`aloft proxy is up: http on ${opts.host}:${ports['port']}${tls}, ${opts.workers} worker${opts.workers === 1 ? '' : 's'}, apps at <app>.${opts.domain}${mesh}    Stop: Ctrl-C`);
           if (opts.anycastBirdSocket !== undefined && edge === undefined) {
             edge = startLocalEdge({
               birdSocket: opts.anycastBirdSocket,
@@ -133,9 +160,46 @@ export function proxyCommand(program: Command): void {
         stopping = true;
         // Withdraw first and let it reach the routers; only then stop accepting (workers finish what they hold).
         const drained = edge === undefined ? Promise.resolve() : edge.then((e) => e.drain()).catch((err: unknown) => log.error({ err }, 'proxy: the anycast withdraw failed'));
-        void drained.then(() => stop()).then(() => process.exit());
+        void drained
+          .then(() => stop())
+          .then(() => onMesh?.close())
+          .catch((err: unknown) => log.error({ err }, 'proxy: leaving the backhaul failed'))
+          .then(() => process.exit());
       };
       process.on('SIGINT', shutdown);
       process.on('SIGTERM', shutdown);
     });
+}
+
+/**
+ * Joins the backhaul (`--underlay`): the edge's wireguard-go with every host as a peer
+ * and its entry in the registry, on a store connection of its own. Left (registry entry
+ * removed, wireguard-go stopped, store closed) by the returned close.
+ */
+async function joinBackhaul(settings: BackhaulSettings, storeUrl: string, opts: ProxyOptions, log: ReturnType<typeof createLogger>): Promise<{ address: string; close(): Promise<void> }> {
+  const store = await openStoreFromUrl(storeUrl);
+  let running: RunningBackhaul;
+  try {
+    running = await startBackhaul({
+      store,
+      edgeId: settings.edgeId,
+      region: opts.region,
+      hostNumber: settings.hostNumber,
+      underlay: settings.underlay,
+      meshPort: settings.meshPort,
+      dataDir: opts.dataDir,
+      ...(settings.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: settings.heartbeatIntervalMs }),
+      log,
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return {
+    address: running.address,
+    async close() {
+      await running.close();
+      await store.close();
+    },
+  };
 }

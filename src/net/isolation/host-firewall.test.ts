@@ -126,7 +126,7 @@ describe('HostFirewall with nft (in a namespace)', () => {
     assert.match(listed, /table inet someone_else/);
     assert.match(listed, /chain org_9/);
     assert.doesNotMatch(listed, /chain org_7\b/, 're-applying replaced the old rules');
-    assert.deepEqual(await firewall.dropped(), { cross_org: 0, host: 0, smtp: 0, between_machines: 0, spoof: 0 });
+    assert.deepEqual(await firewall.dropped(), { cross_org: 0, host: 0, smtp: 0, between_machines: 0, spoof: 0, edge: 0 });
     await firewall.applySmtp({ ...POLICY, orgs: [{ network: 9, allowSmtp: true, ipv4: ['172.19.0.9'] }] });
     assert.match(await kit.exec(ns, 'nft', 'list', 'set', 'inet', 'aloft', 'smtp4'), /172\.19\.0\.9/);
     await firewall.remove();

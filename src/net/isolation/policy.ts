@@ -41,6 +41,25 @@ export interface MachinePort {
   mac?: string;
 }
 
+/** A Machine's service port on this host, which edges on the backhaul may reach. */
+export interface EdgeTarget {
+  /** The Machine's 6PN address. */
+  address: string;
+  protocol: 'tcp' | 'udp';
+  port: number;
+}
+
+/**
+ * The edges on the backhaul (`aloft proxy --underlay …`) and what they may reach: only
+ * Machines' service ports (and their checks' ports) on this host. Anything else from an
+ * edge, to a Machine or to the host, is dropped (counter `edge`).
+ */
+export interface EdgeAccess {
+  /** The edges' 6PN prefixes (each its /80 in network 0). */
+  sources: readonly string[];
+  targets: readonly EdgeTarget[];
+}
+
 /** Everything one host's isolation rules are made from. */
 export interface IsolationPolicy {
   orgs: readonly IsolationOrg[];
@@ -63,16 +82,21 @@ export interface IsolationPolicy {
    * (a microVM, root with CAP_NET_RAW) could claim another org's source address.
    */
   machines?: readonly MachinePort[];
+  /** Edges on the backhaul; absent: none is registered (network 0 is then only hosts). */
+  edges?: EdgeAccess;
 }
 
 /** A policy checked and normalised: CIDRs canonical, orgs sorted and unique. */
-export interface CheckedPolicy extends Omit<IsolationPolicy, 'orgs' | 'hostAddresses' | 'hostServices' | 'machines'> {
+export interface CheckedPolicy extends Omit<IsolationPolicy, 'orgs' | 'hostAddresses' | 'hostServices' | 'machines' | 'edges'> {
   orgs: { network: number; allowSmtp: boolean; ipv4: string[] }[];
   hostAddresses4: string[];
   hostAddresses6: string[];
   hostServices: HostService[];
   /** Absent: no source checks. */
   machines: MachinePort[] | undefined;
+  /** Edges' prefixes (canonical CIDRs, sorted) and their targets (unique, sorted). */
+  edgeSources: string[];
+  edgeTargets: EdgeTarget[];
 }
 
 const ACTION = 'build isolation rules';
@@ -123,6 +147,7 @@ export function checkPolicy(policy: IsolationPolicy): CheckedPolicy {
     return { address: service.address, protocol: service.protocol, port: service.port, ...(service.listenPort === undefined ? {} : { listenPort: service.listenPort }) };
   });
   const machines = policy.machines === undefined ? undefined : checkMachines(policy.machines, policy.machinePortPrefix);
+  const edges = checkEdges(policy.edges ?? { sources: [], targets: [] });
   return {
     orgs,
     bridge: policy.bridge,
@@ -133,6 +158,30 @@ export function checkPolicy(policy: IsolationPolicy): CheckedPolicy {
     agentPorts: [...new Set(policy.agentPorts)].sort((a, b) => a - b),
     hostServices,
     machines,
+    ...edges,
+  };
+}
+
+function checkEdges(edges: EdgeAccess): { edgeSources: string[]; edgeTargets: EdgeTarget[] } {
+  if (!Array.isArray(edges.sources as unknown)) throw invalidField(ACTION, 'edges.sources', 'an array of IPv6 CIDRs', edges.sources);
+  if (!Array.isArray(edges.targets as unknown)) throw invalidField(ACTION, 'edges.targets', 'an array of Machine ports', edges.targets);
+  const sources = edges.sources.map((cidr, i) => {
+    const field = `edges.sources[${i}]`;
+    const normal = normalizeCidr(ACTION, field, typeof cidr === 'string' && !cidr.includes('/') ? `${cidr}/128` : cidr);
+    if (!normal.includes(':')) throw invalidField(ACTION, field, 'an IPv6 CIDR (edges dial over 6PN)', cidr);
+    return normal;
+  });
+  const targets = new Map<string, EdgeTarget>();
+  edges.targets.forEach((target, i) => {
+    const field = `edges.targets[${i}]`;
+    if (!isIPv6(target.address) || target.address.includes('.')) throw invalidField(ACTION, `${field}.address`, 'an IPv6 address', target.address);
+    if (target.protocol !== 'tcp' && target.protocol !== 'udp') throw invalidField(ACTION, `${field}.protocol`, '"tcp" or "udp"', target.protocol);
+    checkPort(`${field}.port`, target.port);
+    targets.set(`${target.address} ${target.protocol} ${target.port}`, { address: target.address, protocol: target.protocol, port: target.port });
+  });
+  return {
+    edgeSources: [...new Set(sources)].sort(),
+    edgeTargets: [...targets.values()].sort((a, b) => a.address.localeCompare(b.address) || a.protocol.localeCompare(b.protocol) || a.port - b.port),
   };
 }
 

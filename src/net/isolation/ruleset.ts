@@ -9,7 +9,7 @@ export const TABLE = 'aloft';
 export const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 /** The named counters every drop rule feeds, so tests and metrics can see what was dropped. */
-export const DROP_COUNTERS = ['cross_org', 'host', 'smtp', 'between_machines', 'spoof'] as const;
+export const DROP_COUNTERS = ['cross_org', 'host', 'smtp', 'between_machines', 'spoof', 'edge'] as const;
 export type DropCounter = (typeof DROP_COUNTERS)[number];
 
 /**
@@ -22,6 +22,8 @@ export type DropCounter = (typeof DROP_COUNTERS)[number];
  *   only when source and destination are in one org (`org6` map → per-org chain), and
  *   6PN arriving on any other interface (the underlay) is dropped;
  *   network 0 (hosts) may reach Machines (the proxy does), Machines may not reach it;
+ *   edges on the backhaul (`edge6`, network 0 too) only Machines' service ports here
+ *   (`edge_targets`): nothing else of a Machine and nothing of the host;
  * - Machines reach nothing on the host itself but established replies, neighbour
  *   discovery and the listed services; other hosts' tunnel traffic only from network 0;
  * - Machines reach no host address (this host's or another's) and no agent API port;
@@ -47,6 +49,11 @@ export function renderRuleset(policy: CheckedPolicy, table: string = TABLE): str
     ...set('smtp4', 'ipv4_addr', smtp4(policy)),
     ...set('host6', 'ipv6_addr', policy.hostAddresses6),
     ...set('host4', 'ipv4_addr', policy.hostAddresses4),
+    ...set('edge6', 'ipv6_addr', policy.edgeSources),
+    `  set edge_targets {`,
+    `    type ipv6_addr . inet_proto . inet_service`,
+    ...(policy.edgeTargets.length > 0 ? [`    elements = { ${policy.edgeTargets.map((t) => `${t.address} . ${t.protocol} . ${t.port}`).join(', ')} }`] : []),
+    `  }`,
     `  map org6 {`,
     `    type ipv6_addr : verdict`,
     `    flags interval`,
@@ -62,9 +69,15 @@ export function renderRuleset(policy: CheckedPolicy, table: string = TABLE): str
     `    type filter hook forward priority filter; policy accept;`,
     `    iifname "${policy.bridge}" jump from_machines`,
     `    iifname "${policy.tunnel}" ip6 daddr != ${SIXPN_PREFIX} counter name "host" drop`,
+    `    iifname "${policy.tunnel}" ip6 saddr @edge6 jump from_edges`,
     `    iifname "${policy.tunnel}" ip6 saddr vmap @org6`,
     // 6PN comes only from Machines here or over the tunnel: not from the underlay or anywhere else.
     `    ip6 daddr ${SIXPN_PREFIX} counter name "cross_org" drop`,
+    `  }`,
+    `  chain from_edges {`,
+    `    ct state established,related accept`,
+    `    ip6 daddr . meta l4proto . th dport @edge_targets accept`,
+    `    counter name "edge" drop`,
     `  }`,
     `  chain from_machines {`,
     // Replies to connections a host opened (the proxy, over 6PN from network 0).
@@ -92,6 +105,8 @@ export function renderRuleset(policy: CheckedPolicy, table: string = TABLE): str
     `  }`,
     `  chain mesh_to_host {`,
     `    ct state established,related accept`,
+    // An edge dials Machines only: nothing on the host itself is its business.
+    `    ip6 saddr @edge6 counter name "edge" drop`,
     `    ip6 saddr fdaa::/48 accept`,
     `    counter name "host" drop`,
     `  }`,

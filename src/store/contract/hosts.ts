@@ -33,6 +33,20 @@ export function hostsContract(open: OpenStore): void {
       assert.deepEqual((await store.listHosts({ region: 'ams', status: 'down' })).map((h) => h.id), ['c']);
     });
 
+    storeTest(open, 'an edge keeps its role through register, heartbeat and down; listHosts filters by role (no role = host)', async (store) => {
+      const edge = await store.registerHost(sampleHostRegistration({ id: 'edge-1', role: 'edge', ipv4Subnet: '', drivers: [], capacity: { cpus: 0, memoryMb: 0, diskGb: 0, gpus: [] } }), T0);
+      const host = await store.registerHost(sampleHostRegistration({ id: 'host-x' }), T0);
+      const tagged = await store.registerHost(sampleHostRegistration({ id: 'host-y', role: 'host' }), T0);
+      assert.equal(edge.role, 'edge');
+      assert.equal((await store.getHost('edge-1'))?.role, 'edge');
+      assert.equal((await store.heartbeatHost('edge-1', T0 + 1)).role, 'edge');
+      assert.deepEqual((await store.listHosts({ role: 'edge' })).map((h) => h.id), ['edge-1']);
+      assert.deepEqual((await store.listHosts({ role: 'host' })).map((h) => h.id), [host.id, tagged.id]);
+      assert.equal((await store.markHostDown('edge-1', { reason: 'missed', expectHeartbeatAt: T0 + 1 })).role, 'edge');
+      assert.deepEqual((await store.listHosts({ role: 'edge', status: 'down' })).map((h) => h.id), ['edge-1']);
+      assert.deepEqual(await store.listHosts({ role: 'edge', status: 'up' }), []);
+    });
+
     storeTest(open, 'a heartbeat moves heartbeatAt only; unknown hosts are HOST_NOT_FOUND', async (store) => {
       const host = await store.registerHost(sampleHostRegistration(), T0);
       const beat = await store.heartbeatHost(host.id, T0 + 2000);

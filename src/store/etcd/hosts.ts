@@ -1,5 +1,5 @@
 import { heartbeatMoved, hostDown, hostNotFound, hostNumberTaken } from '../host-errors.ts';
-import type { HostFilter, HostRecord, HostRegistration, HostStore, RoleLease } from '../host-store.ts';
+import { hostRole, type HostFilter, type HostRecord, type HostRegistration, type HostStore, type RoleLease } from '../host-store.ts';
 import { getJson, listJson, type EtcdContext } from './context.ts';
 import { compareText } from './order.ts';
 import type { Tx } from './transaction.ts';
@@ -43,7 +43,7 @@ export class EtcdHosts implements HostStore {
       return records.map((h) => ({ ...h, heartbeatAt: beats.get(this.#beatKey(h.id)) ?? h.heartbeatAt }));
     });
     return hosts
-      .filter((h) => (filter.region === undefined || h.region === filter.region) && (filter.status === undefined || h.status === filter.status))
+      .filter((h) => (filter.region === undefined || h.region === filter.region) && (filter.status === undefined || h.status === filter.status) && (filter.role === undefined || hostRole(h) === filter.role))
       .sort((a, b) => compareText(a.id, b.id));
   }
 

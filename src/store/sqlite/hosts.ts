@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import type { HostFilter, HostRecord, HostRegistration, HostStore, RoleLease } from '../host-store.ts';
+import { hostRole, type HostFilter, type HostRecord, type HostRegistration, type HostStore, type RoleLease } from '../host-store.ts';
 import { heartbeatMoved, hostDown, hostNotFound, hostNumberTaken } from '../host-errors.ts';
 import type { ChangeLog } from './change-log.ts';
 
@@ -67,7 +67,9 @@ export class SqliteHosts implements HostStore {
         params.push(filter.status);
       }
       const sql = `SELECT * FROM hosts${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
-      return this.#d.sql<string[], HostRow>(sql).all(...params).map(hostFromRow);
+      const hosts = this.#d.sql<string[], HostRow>(sql).all(...params).map(hostFromRow);
+      // The role lives in the record (no column): registries hold a handful of entries.
+      return filter.role === undefined ? hosts : hosts.filter((h) => hostRole(h) === filter.role);
     });
   }
 
