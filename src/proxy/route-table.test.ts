@@ -29,7 +29,7 @@ test('the table loads apps and started Machines with their address and HTTP port
   assert.ok(routes.known);
   assert.deepEqual(routes.started.map((e) => [e.machineId, e.ipv4, e.port, e.region, e.state]), [['m1', '127.0.0.1', 3001, 'local', 'started']]);
   assert.equal(routes.starting, 1);
-  assert.deepEqual(table.lookup('empty'), { known: true, started: [], starting: 0, unhealthy: 0 });
+  assert.deepEqual(table.lookup('empty'), { known: true, started: [], starting: 0, unhealthy: 0, wakeable: [] });
   assert.deepEqual(table.lookup('nope'), { known: false });
   table.stop();
 });

@@ -4,8 +4,10 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { toAloftError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { HealthChecker } from './health/health-checker.ts';
-import { toRouteEntry, type RouteEntry } from './route-entry.ts';
+import { toRouteEntry, type DialFamily, type RouteEntry } from './route-entry.ts';
 import { servicePortsOf, type ServicePort } from './listeners/service-ports.ts';
+import { AUTOSTARTABLE } from './autoscale/intents.ts';
+import { autoscaleOf } from './autoscale/settings.ts';
 
 /** Where an app's traffic can go right now. */
 export interface AppRoutes {
@@ -18,6 +20,11 @@ export interface AppRoutes {
   readonly starting: number;
   /** Started Machines left out of `started` because their health checks are failing. */
   readonly unhealthy: number;
+  /**
+   * Regions holding a stopped or suspended Machine of the app that the proxy may start
+   * (`autostart`): where a request can wake one nearby instead of crossing to a far region.
+   */
+  readonly wakeable: readonly string[];
 }
 
 /** The answer to "where does app X's traffic go?". Unknown apps are a 404, not a 503. */
@@ -34,10 +41,13 @@ interface Held {
   entry: RouteEntry | undefined;
   /** Its services' edge ports, whatever its state (raw TCP listeners follow these). */
   ports: readonly ServicePort[];
+  region: string;
+  /** Its HTTP service has `autostart`: the proxy may start it. */
+  autostart: boolean;
 }
 
 type KnownRoutes = { readonly known: true } & AppRoutes;
-const NO_ROUTES: KnownRoutes = Object.freeze({ known: true, started: Object.freeze([]), starting: 0, unhealthy: 0 });
+const NO_ROUTES: KnownRoutes = Object.freeze({ known: true, started: Object.freeze([]), starting: 0, unhealthy: 0, wakeable: Object.freeze([]) });
 const UNKNOWN: RouteLookup = Object.freeze({ known: false });
 
 /**
@@ -52,6 +62,7 @@ export class RouteTable {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #health: HealthChecker | undefined;
+  readonly #dial: DialFamily;
   readonly #listeners = new Set<(appName: string) => void>();
   readonly #apps = new Set<string>();
   readonly #machines = new Map<string, Held>();
@@ -69,12 +80,14 @@ export class RouteTable {
   /**
    * `health`, when given, checks each routable Machine: the table tells it which
    * Machines to track and leaves failing ones out of `started` until they pass.
+   * `dial` is the address family every entry is dialled by (default `ipv4`, see DialFamily).
    */
-  constructor(store: RouteSource, options: { clock?: Clock; log?: Logger; health?: HealthChecker } = {}) {
+  constructor(store: RouteSource, options: { clock?: Clock; log?: Logger; health?: HealthChecker; dial?: DialFamily } = {}) {
     this.#store = store;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLogger;
     this.#health = options.health;
+    this.#dial = options.dial ?? 'ipv4';
     this.#health?.onChange((machineId) => {
       const held = this.#machines.get(machineId);
       if (held !== undefined) this.#rebuild(held.appName);
@@ -263,9 +276,9 @@ export class RouteTable {
     if (!started) this.#draining.delete(machine.id);
     const startedAt = started ? (previous?.state === 'started' ? previous.startedAt : now) : 0;
     // A cordoned Machine keeps running but gets no new traffic (Fly's cordon).
-    const entry = started && machine.cordoned !== true ? toRouteEntry(machine, startedAt) : undefined;
+    const entry = started && machine.cordoned !== true ? toRouteEntry(machine, startedAt, this.#dial) : undefined;
     const ports = entry?.services ?? servicePortsOf(machine.config);
-    this.#machines.set(machine.id, { appName: machine.appName, state: machine.state, startedAt, entry, ports });
+    this.#machines.set(machine.id, { appName: machine.appName, state: machine.state, startedAt, entry, ports, region: machine.region, autostart: autoscaleOf(machine.config).autostart });
     // Checks run only while the Machine could take traffic: `stopping` stops them.
     if (entry !== undefined) this.#health?.track(entry);
     else this.#health?.untrack(machine.id);
@@ -308,8 +321,10 @@ export class RouteTable {
     const started: RouteEntry[] = [];
     let starting = 0;
     let unhealthy = 0;
+    const wakeable = new Set<string>();
     for (const id of ids) {
       const held = this.#machines.get(id);
+      if (held !== undefined && held.autostart && AUTOSTARTABLE.includes(held.state)) wakeable.add(held.region);
       if (held?.state === 'started' && held.entry !== undefined) {
         // A draining Machine is neither routable nor unhealthy: it is on its way out.
         if (this.#draining.has(id)) continue;
@@ -319,7 +334,7 @@ export class RouteTable {
     }
     // Machines of an app the table has not seen created still make it known.
     this.#apps.add(appName);
-    this.#routes.set(appName, Object.freeze({ known: true, started: Object.freeze(started), starting, unhealthy }));
+    this.#routes.set(appName, Object.freeze({ known: true, started: Object.freeze(started), starting, unhealthy, wakeable: Object.freeze([...wakeable]) }));
     this.#changed(appName);
   }
 

@@ -130,3 +130,53 @@ test('when every started Machine is at its soft limit, another is started in the
     await world.close();
   }
 });
+
+test('with no routable Machine in its own region, the edge wakes a local one instead of crossing to a far running one', async () => {
+  const world = await startAutoscaleWorld({ region: 'ams', balance: { rtt: { ams: { iad: 80 } } } });
+  try {
+    const farServer = await startBackend((_req, res) => res.end('iad'));
+    const localServer = await startBackend((_req, res) => res.end('ams'));
+    backends.push(farServer, localServer);
+    await world.machine(farServer.port, 'started', { region: 'iad' });
+    const local = await world.machine(localServer.port, 'stopped', { region: 'ams' });
+    const response = await send(world.port, { host: 'auto.localhost' });
+    assert.equal(response.text, 'ams', 'answered by the woken local Machine');
+    assert.deepEqual(await world.proxyEvents(local.id), ['start:requested']);
+    // Now local: later requests stay here without another start.
+    assert.equal((await send(world.port, { host: 'auto.localhost' })).text, 'ams');
+    assert.deepEqual(await world.proxyEvents(local.id), ['start:requested']);
+  } finally {
+    await world.close();
+  }
+});
+
+test('a local wake that fails still serves the request from the far running Machine', async () => {
+  const world = await startAutoscaleWorld({ region: 'ams', balance: { rtt: { ams: { iad: 80 } } } });
+  try {
+    world.plan.starting = 'failed';
+    const farServer = await startBackend((_req, res) => res.end('iad'));
+    backends.push(farServer);
+    await world.machine(farServer.port, 'started', { region: 'iad' });
+    const local = await world.machine((await backend()).port, 'stopped', { region: 'ams' });
+    const response = await send(world.port, { host: 'auto.localhost' });
+    assert.equal(response.status, 200);
+    assert.equal(response.text, 'iad');
+    assert.equal((await world.store.getMachine(local.id))?.state, 'failed');
+  } finally {
+    await world.close();
+  }
+});
+
+test('a far region\'s stopped Machine is not woken while a running one can take the request', async () => {
+  const world = await startAutoscaleWorld({ region: 'ams', balance: { rtt: { ams: { iad: 80, sin: 160 } } } });
+  try {
+    const running = await startBackend((_req, res) => res.end('iad'));
+    backends.push(running);
+    await world.machine(running.port, 'started', { region: 'iad' });
+    const far = await world.machine((await backend()).port, 'stopped', { region: 'sin' });
+    assert.equal((await send(world.port, { host: 'auto.localhost' })).text, 'iad');
+    assert.deepEqual(await world.proxyEvents(far.id), []);
+  } finally {
+    await world.close();
+  }
+});

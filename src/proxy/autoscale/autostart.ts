@@ -78,6 +78,17 @@ export class Autostarter {
     });
   }
 
+  /**
+   * Whether a request at this edge should wake a Machine in the edge's own region
+   * rather than cross to another: none of the app's routable Machines is here, and a
+   * stopped or suspended one with autostart is. A wait of a start (hundreds of ms, once)
+   * beats every later request crossing an ocean (Fly routes to the far running one).
+   */
+  wakesLocal(routes: AppRoutes): boolean {
+    const { region } = this.#o;
+    return routes.wakeable.includes(region) && !routes.started.some((e) => e.region === region);
+  }
+
   async #start(app: string): Promise<AutostartResult> {
     const deadline = this.#clock.now() + this.waitMs;
     let result = await this.#startOne(app, deadline);
