@@ -42,6 +42,45 @@ describe('HostMonitor', () => {
     await store.registerHost(sampleHostRegistration({ id, region }), clock.now());
   }
 
+  /** Makes the store's next role claims take `ms` (an etcd election holds every write). */
+  function stallClaims(ms: number): () => void {
+    const claim = store.claimRole.bind(store);
+    store.claimRole = async (request) => {
+      clock.advance(ms);
+      return claim(request);
+    };
+    return () => {
+      store.claimRole = claim;
+    };
+  }
+
+  test('silence while the store took no writes (an etcd election: no one could beat) marks no host down', async () => {
+    await host('a', 'ams');
+    await host('b', 'ams');
+    const m = monitor();
+    assert.deepEqual((await m.sweep()).markedDown, []);
+    const unstall = stallClaims(5 * BEAT);
+    assert.deepEqual((await m.sweep()).markedDown, [], 'every host as silent as the store itself');
+    // Still slow (say, the calls that meet a dead member), but b beats again and a does not.
+    await store.heartbeatHost('b', clock.now());
+    assert.deepEqual((await m.sweep()).markedDown, ['a'], 'a is 5 intervals behind b: down');
+    unstall();
+  });
+
+  test('after a stall, a host that beats within the window of the others stays up', async () => {
+    await host('a', 'ams');
+    await host('b', 'ams');
+    const m = monitor();
+    assert.deepEqual((await m.sweep()).markedDown, []);
+    const unstall = stallClaims(5 * BEAT);
+    await store.heartbeatHost('b', clock.now() + 5 * BEAT);
+    assert.deepEqual((await m.sweep()).markedDown, []);
+    unstall();
+    await store.heartbeatHost('a', clock.now());
+    await store.heartbeatHost('b', clock.now());
+    assert.deepEqual((await m.sweep()).markedDown, []);
+  });
+
   test('a host is marked down only after the missed heartbeats, and a beat in time keeps it up', async () => {
     await host('a', 'ams');
     await host('b', 'ams');

@@ -56,6 +56,8 @@ export class HostMonitor {
   #timer: { cancel(): void } | undefined;
   #stopped = false;
   #sweeping: Promise<unknown> = Promise.resolve();
+  /** When this monitor's last claim of the role (a store write) that came back within a sweep began. */
+  #lastPromptClaimAt: number | undefined;
 
   constructor(options: HostMonitorOptions) {
     const interval = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
@@ -99,15 +101,27 @@ export class HostMonitor {
     // The lease outlives a few sweeps, so one slow sweep does not hand the role over.
     const lease = await store.claimRole({ role: HOST_MONITOR_ROLE, holder: this.#holder, ttlMs: this.#checkMs * 3, now });
     if (!lease) return { acting: false, markedDown: [], outcomes: [] };
+    // Heartbeats are writes: while the store could not take them (an etcd election, a
+    // partition from its quorum) no host could beat, and that silence is nobody's fault.
+    // Silence is measured up to the last moment the store is known to have taken writes
+    // promptly: now, when this monitor's own claim (a write) came back within a sweep;
+    // after a slow claim, only the freshest beat of any up host or edge, or the last
+    // prompt claim. A stalled store then marks nobody down, while a host that died
+    // amid hosts still beating (a slow call to a dead etcd member) is still found.
+    const claimedPromptly = this.#clock.now() - now <= this.#checkMs;
+    const up = await store.listHosts({ status: 'up' });
+    const tookWritesAt = claimedPromptly ? now : Math.min(now, Math.max(this.#lastPromptClaimAt ?? -Infinity, ...up.map((h) => h.heartbeatAt)));
+    if (claimedPromptly) this.#lastPromptClaimAt = now;
     const markedDown: string[] = [];
-    for (const host of await store.listHosts({ status: 'up' })) {
-      const silentMs = now - host.heartbeatAt;
+    for (const host of up) {
+      const silentMs = tookWritesAt - host.heartbeatAt;
       if (silentMs <= this.#downAfterMs) continue;
       if (await this.#markDown(host, silentMs)) markedDown.push(host.id);
     }
     const outcomes: ReplaceOutcome[] = [];
     const deps = { store, scheduler: this.#o.scheduler, rtt: this.#o.rtt ?? {}, now: () => this.#clock.now(), log: this.#log };
-    for (const host of await store.listHosts({ status: 'down' })) outcomes.push(...(await replaceHostMachines(deps, host)));
+    // Edges run no Machines: marked down (their peers drop them) but nothing is re-placed for them.
+    for (const host of await store.listHosts({ status: 'down', role: 'host' })) outcomes.push(...(await replaceHostMachines(deps, host)));
     return { acting: true, markedDown, outcomes };
   }
 
