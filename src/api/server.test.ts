@@ -24,7 +24,7 @@ describe('Machines API', () => {
   };
 
   /** Plays the agent: moves a machine from an intent to its resting state. */
-  const settle = async (id: string, from: 'starting' | 'stopping' | 'destroying', to: 'started' | 'stopped' | 'destroyed') => {
+  const settle = async (id: string, from: 'starting' | 'stopping' | 'destroying', to: 'started' | 'stopped' | 'destroyed' | 'failed') => {
     await store.updateMachine(id, { patch: { state: to }, expectState: [from], events: [machineEvent(from, to, 'flyd')] });
   };
 
@@ -126,6 +126,20 @@ describe('Machines API', () => {
     const bad = await call('GET', `/apps/web/machines/${id}/wait?state=started&timeout=600`);
     assert.equal(bad.status, 400);
     assert.match(bad.body.error!, /'timeout' must be at most 60: got "600"/);
+  });
+
+  test('a wait for started ends at once, with the state, when the Machine fails instead', async () => {
+    const created = await call('POST', '/apps/web/machines', { config: { image: 'ok-image' } });
+    const id = created.body['id'] as string;
+    const began = Date.now();
+    const waiting = call('GET', `/apps/web/machines/${id}/wait?state=started&timeout=30`);
+    await settle(id, 'starting', 'failed');
+    const answer = await waiting;
+    assert.equal(answer.status, 409);
+    assert.match(answer.body.error!, new RegExp(`Cannot wait for machine ${id} to be started as it must not come to rest first: got failed`));
+    assert.ok(Date.now() - began < 5000, 'not at the timeout');
+    // Waited for once it is already failed: at once too.
+    assert.equal((await call('GET', `/apps/web/machines/${id}/wait?state=started&timeout=30`)).status, 409);
   });
 
   test('unknown machines and routes are 404 JSON errors', async () => {

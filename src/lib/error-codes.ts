@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   MACHINE_NAME_TAKEN: { status: 409, kind: 'user', summary: 'a machine by that name exists in the app' },
   ILLEGAL_TRANSITION: { status: 412, kind: 'user', summary: 'the machine cannot do that in its current state' },
   WAIT_TIMEOUT: { status: 408, kind: 'user', summary: 'the machine did not reach the state in time' },
+  WAIT_UNREACHABLE: { status: 409, kind: 'user', summary: 'the machine came to rest in a state it cannot leave for the one waited for without a new request (failed, destroyed)' },
   METADATA_NOT_FOUND: { status: 404, kind: 'user', summary: 'the machine has no metadata key by that name' },
   EXEC_TIMEOUT: { status: 408, kind: 'user', summary: 'a command run in the machine did not finish in time' },
   HOST_UNAVAILABLE: { status: 503, kind: 'system', summary: "the machine's host cannot be reached for this action" },

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { clientFromEnv, type MachineView } from '../api-client.ts';
+import { invalidField } from '../../lib/errors.ts';
+import { ApiError, clientFromEnv, type MachineView } from '../api-client.ts';
 import { colourState, printJson, printTable, say } from '../output.ts';
 import { printChecks } from './machine-checks.ts';
 
@@ -50,11 +51,16 @@ export function machineCommand(program: Command): void {
     .option('--driver <driver>', "what isolates it: 'oci' (gVisor/runc sandbox) or 'microvm' (QEMU); default: the host's")
     .option('--vm-memory <mb>', 'memory in MB', (v) => Number(v))
     .option('--vm-cpus <n>', 'number of CPUs', (v) => Number(v))
+    .option('--autostart', "the proxy starts it when a request finds no Machine of the app running (needs --port)")
+    .option('--autostop <mode>', "the proxy stops or suspends it when idle: 'stop', 'suspend' or 'off' (needs --port)")
     .option('--detach', 'do not wait for the machine to start')
     .option('--json', 'print the machine as JSON')
-    .action(async (image: string, opts: AppOption & { port?: number; env: string[]; region?: string; name?: string; cmd?: string[]; driver?: string; vmMemory?: number; vmCpus?: number; detach?: boolean; json?: boolean }) => {
+    .action(async (image: string, opts: AppOption & { autostart?: boolean; autostop?: string; port?: number; env: string[]; region?: string; name?: string; cmd?: string[]; driver?: string; vmMemory?: number; vmCpus?: number; detach?: boolean; json?: boolean }) => {
       const client = await clientFromEnv();
       const config: Record<string, unknown> = { image: imageRef(image), env: parseEnv(opts.env) };
+      if (opts.port === undefined && (opts.autostart !== undefined || opts.autostop !== undefined)) {
+        throw invalidField('run the machine', opts.autostart !== undefined ? 'autostart' : 'autostop', 'given with --port (the proxy starts and stops Machines that have a service)', opts.autostart ?? opts.autostop);
+      }
       if (opts.port !== undefined) {
         config['services'] = [
           {
@@ -64,6 +70,9 @@ export function machineCommand(program: Command): void {
               { port: 80, handlers: ['http'] },
               { port: 443, handlers: ['tls', 'http'] },
             ],
+            // Sent as given: the API checks autostop's value and names the field.
+            ...(opts.autostart === undefined ? {} : { autostart: true }),
+            ...(opts.autostop === undefined ? {} : { autostop: opts.autostop }),
           },
         ];
       }
@@ -79,7 +88,12 @@ export function machineCommand(program: Command): void {
         ...(opts.region ? { region: opts.region } : {}),
         ...(opts.name ? { name: opts.name } : {}),
       });
-      if (!opts.detach) await client.get(`${machinesPath(opts.app, created.id, 'wait')}?state=started&timeout=60`);
+      if (!opts.detach) {
+        // A Machine that fails to start ends the wait at once; what went wrong is printed below.
+        await client.get(`${machinesPath(opts.app, created.id, 'wait')}?state=started&timeout=60`).catch((err: unknown) => {
+          if (!(err instanceof ApiError && err.code === 'WAIT_UNREACHABLE')) throw err;
+        });
+      }
       const current = await client.get<MachineView>(machinesPath(opts.app, created.id));
       if (opts.json) return printJson(current);
       say(`Machine ${current.id} (${current.name}) is ${colourState(current.state)} in region ${current.region}`);
