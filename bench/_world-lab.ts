@@ -42,7 +42,7 @@ export async function benchLab(rounds: number, routableSamples: number): Promise
   const bfd: { ms: number; lost: number }[] = [];
   let routable: LabRoutableFigures | { skipped: string };
   try {
-    const state = await labUp({ name, regions: 'ams,iad,sin', hostsPerRegion: 1 });
+    const state = await labUp({ name, regions: 'ams,iad,sin', hostsPerRegion: 1, platform: false });
     for (let i = 0; i < rounds; i++) {
       const drained = await measureFailover(state, 'ams', () => labFail(name, { kind: 'edge', target: 'ams' }).then(() => undefined));
       if (drained.from !== 'ams' || drained.to !== 'iad') throw new Error(`the drain moved ${drained.from} → ${drained.to}, not ams → iad`);

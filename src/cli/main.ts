@@ -21,6 +21,7 @@ import { scaleCommand } from './commands/scale.ts';
 import { regionsCommand } from './commands/regions.ts';
 import { launchCommand } from './commands/launch.ts';
 import { labCommand } from './commands/lab.ts';
+import { edgeCommand } from './commands/edge.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { releasesCommand } from './commands/releases.ts';
 import { clusterCommands } from './commands/cluster.ts';
@@ -66,6 +67,7 @@ releasesCommand(program);
 scaleCommand(program);
 regionsCommand(program);
 launchCommand(program);
+edgeCommand(program);
 labCommand(program);
 clusterCommands(program); // `aloft agent`, `aloft api`
 

@@ -15,6 +15,8 @@ export interface LocalEdgeOptions extends Omit<EdgeAnnouncerOptions, 'announceme
   proxy: { host: string; port: number };
   /** How long one probe may take. Default 1000 ms. */
   probeTimeoutMs?: number;
+  /** The flag that gave `birdSocket`, for the error when bird is not there. Default `anycast-bird-socket` (aloft proxy's). */
+  socketFlag?: string;
 }
 
 /**
@@ -25,11 +27,11 @@ export interface LocalEdgeOptions extends Omit<EdgeAnnouncerOptions, 'announceme
  * only show as failed announcements, one a second).
  */
 export async function startLocalEdge(options: LocalEdgeOptions): Promise<EdgeAnnouncer> {
-  const { birdSocket, sessions, proxy, probeTimeoutMs, ...rest } = options;
+  const { birdSocket, sessions, proxy, probeTimeoutMs, socketFlag, ...rest } = options;
   const host = proxy.host === '0.0.0.0' || proxy.host === '' ? '127.0.0.1' : proxy.host === '::' ? '::1' : proxy.host;
   const client = new BirdClient(birdSocket);
   if (!(await client.ping())) {
-    throw new AloftError('BIRD_FAILED', `Cannot start the anycast edge as 'anycast-bird-socket' must be the control socket of a running bird: got "${birdSocket}" (no answer)`);
+    throw new AloftError('BIRD_FAILED', `Cannot start the anycast edge as '${socketFlag ?? 'anycast-bird-socket'}' must be the control socket of a running bird: got "${birdSocket}" (no answer)`);
   }
   const edge = new EdgeAnnouncer({
     ...rest,

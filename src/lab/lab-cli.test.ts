@@ -21,7 +21,7 @@ describe('aloft lab (the command, two regions)', () => {
   });
 
   it('comes up, shows itself, runs a command from a place, injects and heals a fault, and goes down', async () => {
-    const up = json<LabStatus>(await lab('up', '--regions', 'ams,iad', '--hosts-per-region', '0', '--json'));
+    const up = json<LabStatus>(await lab('up', '--regions', 'ams,iad', '--hosts-per-region', '0', '--no-platform', '--json'));
     assert.deepEqual(
       up.regions.map((r) => [r.region, r.anycastVia, r.hosts.length]),
       [
@@ -56,7 +56,7 @@ describe('aloft lab (the command, two regions)', () => {
   it('cleans up a lab whose `up` was killed half-way (processes recorded so far, namespaces by prefix)', async () => {
     const crashed = `k${randomBytes(3).toString('hex').slice(0, 5)}`;
     const bin = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
-    const child = spawn(process.execPath, [bin, 'lab', 'up', '--regions', 'ams,iad', '--name', crashed], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [bin, 'lab', 'up', '--regions', 'ams,iad', '--no-platform', '--name', crashed], { stdio: 'ignore' });
     const exited = once(child, 'exit');
     let state: LabState | undefined;
     // Kill it once it has started some processes but before it is ready: the state file says when.

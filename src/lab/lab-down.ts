@@ -4,6 +4,7 @@ import { AloftError, invalidField } from '../lib/errors.ts';
 import { ip, namespacesWithPrefix } from './lab-network.ts';
 import { endRecorded, isRunning, startTimeOf, type LabProcess } from './lab-processes.ts';
 import { LAB_ROOT, readLabState, removeLabState } from './lab-state.ts';
+import { stopLabPlatform, unmountUnder } from './lab-platform-down.ts';
 
 /** What `down` removed. */
 export interface LabDownResult {
@@ -28,6 +29,8 @@ export async function labDown(name: string, options: { root?: string } = {}): Pr
   const root = options.root ?? LAB_ROOT;
   const state = await readLabState(name, root).catch(() => undefined);
   const processes = state?.processes ?? [];
+  // The platform before the network it runs on: agents' Machines need their agents gone first.
+  if (state !== undefined) await stopLabPlatform(state);
   // Processes first: a namespace with a process in it outlives `ip netns del`.
   await Promise.all(processes.map((proc) => endRecorded(proc)));
   const prefix = `al-${name}-`;
@@ -37,6 +40,7 @@ export async function labDown(name: string, options: { root?: string } = {}): Pr
   const strays = await processesIn(namespaces);
   await Promise.all(strays.map((proc) => endRecorded(proc)));
   for (const ns of namespaces) await ip('netns', 'del', ns);
+  await unmountUnder(join(root, name));
   await rm(join(root, name), { recursive: true, force: true });
   const stillNs = await namespacesWithPrefix(prefix);
   const stillProcs = [];

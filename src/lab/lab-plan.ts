@@ -73,6 +73,12 @@ export interface LabRequest {
   hostsPerRegion?: number;
   /** RTTs to use instead of the built-in table, `{ "ams": { "iad": 80 } }`. */
   rtt?: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /**
+   * Run the platform on the network (default true): etcd, the API, an agent per host,
+   * an `aloft proxy` per edge. False builds the network alone (its stand-in responders
+   * answer at the edges), which is what network-only tests and benches need.
+   */
+  platform?: boolean;
 }
 
 const LAB_NAME = /^[a-z][a-z0-9]{0,7}$/;

@@ -8,23 +8,39 @@ import { AloftError } from '../lib/errors.ts';
 export interface LabProcess {
   pid: number;
   /** `stray`: found inside a lab namespace by `down`, not recorded (an `up` killed mid-start, an `exec` left running). */
-  role: 'bird' | 'socat' | 'relay' | 'responder' | 'stray';
+  role: 'bird' | 'socat' | 'relay' | 'responder' | 'etcd' | 'api' | 'registry' | 'agent' | 'proxy' | 'watch' | 'stray';
   /** The place it runs in (`ams-edge`, `inet`…). */
   place: string;
   /** /proc/<pid>/stat's start time: a PID reused by someone else later has another. */
   startTime: string;
+  /** How it was started, so `aloft lab heal` can start it again after a fault killed it. */
+  spec?: LabSpawnSpec;
+}
+
+/** What {@link spawnInNetns} was given; enough to start the same process again. */
+export interface LabSpawnSpec {
+  ns: string;
+  argv: string[];
+  logFile: string;
+  joinNetworkOnly?: boolean;
+  /** The line its log prints once it is ready. */
+  readyLine?: string;
 }
 
 /**
  * Starts `argv` inside namespace `ns` (`ip netns exec` execs it, so the PID is the
  * program's), detached from this process so it outlives `aloft lab up`, with stdout and
- * stderr appended to `logFile`.
+ * stderr appended to `logFile`. `joinNetworkOnly` enters only the network namespace
+ * (`nsenter --net`, also exec'ing): `ip netns exec` gives the program its own mount
+ * namespace with a fresh /sys that has no cgroup hierarchies, where runsc cannot place
+ * sandboxes, and Machines' namespaces made there would be invisible to `down`.
  */
-export async function spawnInNetns(ns: string, argv: readonly string[], logFile: string, role: Exclude<LabProcess['role'], 'stray'>, place: string): Promise<LabProcess> {
+export async function spawnInNetns(ns: string, argv: readonly string[], logFile: string, role: Exclude<LabProcess['role'], 'stray'>, place: string, options: { joinNetworkOnly?: boolean; readyLine?: string } = {}): Promise<LabProcess> {
   const out = openSync(logFile, 'a');
   let child;
   try {
-    child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', out, out], detached: true });
+    const enter = options.joinNetworkOnly === true ? ['nsenter', `--net=/var/run/netns/${ns}`] : ['ip', 'netns', 'exec', ns];
+    child = spawn(enter[0]!, [...enter.slice(1), ...argv], { stdio: ['ignore', out, out], detached: true });
   } finally {
     closeSync(out);
   }
@@ -32,7 +48,21 @@ export async function spawnInNetns(ns: string, argv: readonly string[], logFile:
   if (err !== undefined) throw new AloftError('LAB_FAILED', `Cannot start ${role} in ${place}: ${err.message}`, { cause: err });
   child.unref();
   const pid = child.pid!;
-  return { pid, role, place, startTime: (await startTimeOf(pid)) ?? '' };
+  const spec: LabSpawnSpec = { ns, argv: [...argv], logFile, ...options };
+  return { pid, role, place, startTime: (await startTimeOf(pid)) ?? '', spec };
+}
+
+/** Starts a recorded process again the way it was first started (after a fault killed it); waits for its ready line. */
+export async function respawn(proc: LabProcess, readyMs = 90_000): Promise<LabProcess> {
+  const spec = proc.spec;
+  if (spec === undefined || proc.role === 'stray') throw new AloftError('LAB_FAILED', `Cannot restart ${proc.role} in ${proc.place} as its start must have been recorded: got none`);
+  const before = await readFile(spec.logFile, 'utf8').then((t) => t.length, () => 0);
+  const next = await spawnInNetns(spec.ns, spec.argv, spec.logFile, proc.role, proc.place, {
+    ...(spec.joinNetworkOnly === undefined ? {} : { joinNetworkOnly: spec.joinNetworkOnly }),
+    ...(spec.readyLine === undefined ? {} : { readyLine: spec.readyLine }),
+  });
+  if (spec.readyLine !== undefined) await waitForLog(spec.logFile, spec.readyLine, readyMs, before);
+  return next;
 }
 
 /** The start time field of /proc/<pid>/stat, or undefined when there is no such process. */
@@ -80,4 +110,18 @@ export async function endRecorded(proc: LabProcess, graceMs = 2000): Promise<voi
     if (Date.now() > deadline) await signalRecorded(proc, 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Waits until a process's log holds `line` (its readiness message); LAB_FAILED with the log's tail if not in time. */
+export async function waitForLog(file: string, line: string, timeoutMs: number, fromOffset = 0): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  // A restarted process appends to its old log: only what follows `fromOffset` (its length before) counts.
+  const skip = fromOffset;
+  while (Date.now() < deadline) {
+    const text = (await readFile(file, 'utf8').catch(() => '')).slice(skip);
+    if (text.includes(line)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const text = await readFile(file, 'utf8').catch(() => '');
+  throw new AloftError('LAB_FAILED', `Cannot build the lab as a process must print '${line}' within ${timeoutMs} ms: its log ${file} says ${JSON.stringify(text.slice(-600))}`);
 }

@@ -28,9 +28,9 @@ process.on('SIGTERM', () => process.exit(0));
 `;
 
 /**
- * An edge's stand-in for the proxy: answers HTTP on port 80 with its region as JSON,
- * and UDP on port 7 with "<region> <payload>" (so a client can count which edge
- * answered each probe). argv[1] is the region.
+ * An edge's stand-in for the proxy: answers HTTP with its region as JSON (port 80, or
+ * argv[2] when the edge's real proxy holds 80), and UDP on port 7 with "<region>
+ * <payload>" (so a client can count which edge answered each probe). argv[1] is the region.
  */
 export const EDGE_RESPONDER = `
 const http = require('node:http');
@@ -39,7 +39,7 @@ const region = process.argv[1];
 http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ region, edge: region + '-edge', url: req.url }) + '\\n');
-}).listen({ port: 80, host: '::', ipv6Only: false }, () => console.log('http ready'));
+}).listen({ port: Number(process.argv[2] ?? 80), host: '::', ipv6Only: false }, () => console.log('http ready'));
 for (const type of ['udp4', 'udp6']) {
   const s = dgram.createSocket({ type, ipv6Only: type === 'udp6' });
   s.on('message', (msg, from) => s.send(region + ' ' + msg, from.port, from.address));

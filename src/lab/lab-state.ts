@@ -3,18 +3,24 @@ import { join } from 'node:path';
 import { AloftError } from '../lib/errors.ts';
 import { BirdClient } from '../edge/bgp/index.ts';
 import type { LabPlan } from './lab-plan.ts';
+import type { LabPlatformPlan } from './lab-platform-plan.ts';
 import type { LabProcess } from './lab-processes.ts';
 
 /** A fault injected by `aloft lab fail`, undone by `heal`. */
 export type LabFault =
   | { kind: 'edge'; region: string; mode: 'drain' | 'silent' }
   | { kind: 'link'; link: string }
-  | { kind: 'region'; region: string };
+  | { kind: 'region'; region: string }
+  | { kind: 'proxy'; region: string }
+  | { kind: 'etcd'; region: string }
+  | { kind: 'host'; host: string };
 
 /** What a lab leaves on disk so any later `aloft lab …` (and `down` after a crash) can find it. */
 export interface LabState {
   version: 1;
   plan: LabPlan;
+  /** The platform running on the network (absent: the network alone). */
+  platform?: LabPlatformPlan;
   /** Where its configs, sockets and logs live: `<root>/<name>/`. */
   dir: string;
   processes: LabProcess[];
@@ -48,13 +54,29 @@ export async function readLabState(name: string, root = LAB_ROOT): Promise<LabSt
   return JSON.parse(text) as LabState;
 }
 
-/** Writes the state atomically (temp file, then rename): a crash never leaves half a file. */
-export async function writeLabState(state: LabState, root = LAB_ROOT): Promise<void> {
-  await mkdir(root, { recursive: true, mode: 0o755 });
+/** Each state file's writes in this process, one after another (see writeLabState). */
+const writing = new Map<string, Promise<void>>();
+
+/**
+ * Writes the state atomically (temp file, then rename): a crash never leaves half a file.
+ * Writes from one process are queued, each serialising the state when its turn comes:
+ * processes started in parallel each record themselves, and a slower older write must
+ * never land after a newer one (it would forget a process `down` has to end).
+ */
+export function writeLabState(state: LabState, root = LAB_ROOT): Promise<void> {
   const path = statePath(state.plan.name, root);
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
-  await rename(temp, path);
+  const write = async (): Promise<void> => {
+    await mkdir(root, { recursive: true, mode: 0o755 });
+    const temp = `${path}.${process.pid}.tmp`;
+    await writeFile(temp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o644 });
+    await rename(temp, path);
+  };
+  const next = (writing.get(path) ?? Promise.resolve()).then(write, write);
+  writing.set(path, next);
+  void next.finally(() => {
+    if (writing.get(path) === next) writing.delete(path);
+  }).catch(() => undefined);
+  return next;
 }
 
 /** Removes the state file (the last step of `down`). */

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { isRunning } from './lab-processes.ts';
+import { ALOFT_BIN, labApiEnv } from './lab-platform.ts';
 import { resolvePlace } from './lab-plan.ts';
 import { birdAt, LAB_ROOT, readLabState, type LabFault } from './lab-state.ts';
 import { anycastNextHop, sessionsDown } from './lab-wait.ts';
@@ -65,11 +66,15 @@ export async function labStatus(name: string, options: { root?: string } = {}): 
 /**
  * Runs a command as if from a place in the lab (`ams` = the client near ams,
  * `ams-edge`, `iad-router`, `inet`…), with this terminal; resolves with its exit code.
+ * With the platform up, the command finds the lab's API in ALOFT_API_URL and
+ * ALOFT_API_TOKEN, and a bare `aloft` is this checkout's.
  */
 export async function labExec(name: string, place: string, argv: readonly string[], options: { root?: string } = {}): Promise<number> {
   const state = await readLabState(name, options.root ?? LAB_ROOT);
   const ns = resolvePlace(state.plan, place);
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'inherit' });
+  const env = state.platform ? { ...process.env, ...(await labApiEnv(state.platform)) } : process.env;
+  const command = argv[0] === 'aloft' ? [process.execPath, ALOFT_BIN, ...argv.slice(1)] : argv;
+  const child = spawn('ip', ['netns', 'exec', ns, ...command], { stdio: 'inherit', env });
   const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
   return code ?? (signal === null ? 1 : 128);
 }

@@ -1,15 +1,19 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execCommand } from '../lib/command.ts';
 import { AloftError, toAloftError } from '../lib/errors.ts';
 import { Bird, edgeBirdConfig } from '../edge/bgp/index.ts';
 import { attach, bridgeTap, createNamespace, ip, namespacesWithPrefix, wireBackbone } from './lab-network.ts';
 import { planLab, planNamespaces, type LabPlan, type LabRequest } from './lab-plan.ts';
-import { spawnInNetns, startTimeOf, type LabProcess } from './lab-processes.ts';
+import { spawnInNetns, startTimeOf, waitForLog, type LabProcess } from './lab-processes.ts';
+import { LAB_NETWORK_TOOLS, LAB_TOOLS } from './lab-tools.ts';
+import type { HostTool } from '../platform/host-tools.ts';
 import { DELAY_RELAY, EDGE_RESPONDER } from './lab-scripts.ts';
 import { routerBirdConfig } from './router-config.ts';
 import { birdSocket, LAB_ROOT, readLabState, writeLabState, type LabState } from './lab-state.ts';
 import { labDown } from './lab-down.ts';
+import { startLabPlatform } from './lab-platform.ts';
+import { planLabPlatform } from './lab-platform-plan.ts';
 import { waitConverged } from './lab-wait.ts';
 
 /** Options of {@link labUp}. */
@@ -38,10 +42,11 @@ export async function labUp(request: LabRequest, options: LabUpOptions = {}): Pr
       details: { name: plan.name },
     });
   }
-  for (const tool of ['bird', 'birdc', 'socat']) await requireTool(tool);
   const dir = join(root, plan.name);
+  const platform = request.platform === false ? undefined : planLabPlatform(plan, dir);
+  for (const tool of platform ? LAB_TOOLS : LAB_NETWORK_TOOLS) await requireTool(tool);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const state: LabState = { version: 1, plan, dir, processes: [], faults: [], createdAt: new Date().toISOString(), ready: false };
+  const state: LabState = { version: 1, plan, ...(platform ? { platform } : {}), dir, processes: [], faults: [], createdAt: new Date().toISOString(), ready: false };
   await writeLabState(state, root);
   const record = async (proc: LabProcess): Promise<void> => {
     state.processes.push(proc);
@@ -50,8 +55,9 @@ export async function labUp(request: LabRequest, options: LabUpOptions = {}): Pr
   try {
     await buildNetwork(plan);
     await startBackbone(plan, dir, record);
-    await startRegions(plan, dir, record);
+    await startRegions(plan, dir, record, platform !== undefined);
     await waitConverged(plan, dir, options.convergeTimeoutMs ?? 30_000);
+    if (platform) await startLabPlatform(state, platform, record);
     state.ready = true;
     await writeLabState(state, root);
     return state;
@@ -78,7 +84,7 @@ async function startBackbone(plan: LabPlan, dir: string, record: (p: LabProcess)
   const links = plan.backbone.map((l) => ({ ...l.ports, delayMs: l.rttMs / 2 }));
   const log = join(dir, 'relay.log');
   await record(await spawnInNetns(plan.inetNs, [process.execPath, '-e', DELAY_RELAY, JSON.stringify(links)], log, 'relay', 'inet'));
-  await waitForLine(log, 'relay ready', 5000);
+  await waitForLog(log, 'relay ready', 5000);
   for (const link of plan.backbone) {
     for (const side of ['A', 'B'] as const) {
       const tap = side === 'A' ? link.inet.tapA : link.inet.tapB;
@@ -91,7 +97,10 @@ async function startBackbone(plan: LabPlan, dir: string, record: (p: LabProcess)
   }
 }
 
-async function startRegions(plan: LabPlan, dir: string, record: (p: LabProcess) => Promise<void>): Promise<void> {
+/** With the platform, the edge's proxy takes port 80 and the responder answers HTTP on 81 (its UDP probes stay on 7). */
+const RESPONDER_HTTP_PORT_BESIDE_PROXY = 81;
+
+async function startRegions(plan: LabPlan, dir: string, record: (p: LabProcess) => Promise<void>, withProxies: boolean): Promise<void> {
   for (const region of plan.regions) {
     const routerPlace = `${region.code}-router`;
     await startBird(region.routerNs, routerPlace, dir, routerBirdConfig(plan, region), record);
@@ -106,8 +115,8 @@ async function startRegions(plan: LabPlan, dir: string, record: (p: LabProcess) 
     });
     await startBird(region.edge.ns, region.edge.place, dir, edgeConfig, record);
     const log = join(dir, `${region.edge.place}-responder.log`);
-    await record(await spawnInNetns(region.edge.ns, [process.execPath, '-e', EDGE_RESPONDER, region.code], log, 'responder', region.edge.place));
-    await waitForLine(log, 'http ready', 5000);
+    await record(await spawnInNetns(region.edge.ns, [process.execPath, '-e', EDGE_RESPONDER, region.code, String(withProxies ? RESPONDER_HTTP_PORT_BESIDE_PROXY : 80)], log, 'responder', region.edge.place));
+    await waitForLog(log, 'http ready', 5000);
   }
 }
 
@@ -124,22 +133,9 @@ async function startBird(ns: string, place: string, dir: string, config: string,
   await record({ pid, role: 'bird', place, startTime: (await startTimeOf(pid)) ?? '' });
 }
 
-async function requireTool(tool: string): Promise<void> {
-  const found = await execCommand('sh', ['-c', 'command -v "$1"', 'which', tool], { timeoutMs: 5000, errorCode: 'LAB_FAILED' });
+async function requireTool(tool: HostTool): Promise<void> {
+  const found = await execCommand('sh', ['-c', 'command -v "$1"', 'which', tool.binary], { timeoutMs: 5000, errorCode: 'LAB_FAILED' });
   if (found.code !== 0) {
-    const pkg = tool === 'socat' ? 'socat' : 'bird2';
-    throw new AloftError('LAB_FAILED', `Cannot build the lab as '${tool}' must be installed (Debian: apt-get install ${pkg}): not found on PATH`, { details: { tool } });
+    throw new AloftError('LAB_FAILED', `Cannot build the lab as '${tool.binary}' must be installed (Debian: apt-get install ${tool.aptPackage}): not found on PATH`, { details: { tool: tool.binary } });
   }
-}
-
-/** Waits until a process's log file holds `line` (its readiness message). */
-async function waitForLine(file: string, line: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    if (text.includes(line)) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const text = await readFile(file, 'utf8').catch(() => '');
-  throw new AloftError('LAB_FAILED', `Cannot build the lab as a process must print '${line}' within ${timeoutMs} ms: its log ${file} says ${JSON.stringify(text.slice(-300))}`);
 }

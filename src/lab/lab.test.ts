@@ -39,7 +39,7 @@ describe('aloft lab: three regions, anycast edges on bird2, delayed backbone (re
   const figures: Record<string, number> = {};
 
   before(async () => {
-    state = await labUp({ name, regions: 'ams,iad,sin', hostsPerRegion: 1 });
+    state = await labUp({ name, regions: 'ams,iad,sin', hostsPerRegion: 1, platform: false });
   });
 
   after(async () => {

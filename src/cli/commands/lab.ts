@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { invalidField } from '../../lib/errors.ts';
-import { labDown, labExec, labFail, labHeal, labStatus, labUp, readLabState, waitConverged, LAB_TOOLS, type FaultRequest } from '../../lab/index.ts';
+import { labDown, labExec, labFail, labHeal, labStatus, labUp, readLabState, waitConverged, LAB_NETWORK_TOOLS, LAB_TOOLS, type FaultRequest } from '../../lab/index.ts';
 import { installMissingTools } from '../../platform/host-tools.ts';
 import { printJson, printTable, say } from '../output.ts';
 
@@ -20,17 +20,26 @@ export function labCommand(program: Command): void {
     .description('build a lab: per region a router, an anycast edge (bird2), hosts and a client; regions joined with realistic RTTs')
     .requiredOption('--regions <codes>', 'comma-separated region codes, e.g. ams,iad,sin')
     .option('--hosts-per-region <n>', 'host namespaces per region', (v) => Number(v), 1)
+    .option('--no-platform', 'build the network alone: no etcd, API, agents or edge proxies (stand-in responders answer at the edges)')
     .option(...nameOption)
     .option('--json', 'print JSON')
-    .action(async (opts: { regions: string; hostsPerRegion: number; name: string; json?: boolean }) => {
-      // Like `aloft up`: a clean Debian machine gets bird2 and socat from apt, saying why.
-      installMissingTools([...LAB_TOOLS], (line) => process.stderr.write(`${line}\n`));
+    .action(async (opts: { regions: string; hostsPerRegion: number; platform: boolean; name: string; json?: boolean }) => {
+      // Like `aloft up`: a clean Debian machine gets bird2, socat, etcd… from apt, saying why.
+      installMissingTools([...(opts.platform ? LAB_TOOLS : LAB_NETWORK_TOOLS)], (line) => process.stderr.write(`${line}\n`));
       const started = Date.now();
-      const state = await labUp({ name: opts.name, regions: opts.regions, hostsPerRegion: opts.hostsPerRegion });
+      const state = await labUp({ name: opts.name, regions: opts.regions, hostsPerRegion: opts.hostsPerRegion, platform: opts.platform });
       if (opts.json) return printJson(await labStatus(opts.name));
       const regions = state.plan.regions.map((r) => r.code).join(', ');
       say(`lab '${opts.name}' is up in ${Date.now() - started} ms: ${regions}; anycast ${state.plan.anycast.ipv4} and ${state.plan.anycast.ipv6}`);
-      say(`Try: aloft lab exec ${state.plan.regions[0]!.code} -- curl -s http://${state.plan.anycast.ipv4}/    Remove: aloft lab down${opts.name === DEFAULT_NAME ? '' : ` --name ${opts.name}`}`);
+      const named = opts.name === DEFAULT_NAME ? '' : ` --name ${opts.name}`;
+      const first = state.plan.regions[0]!.code;
+      if (state.platform) {
+        say(`platform: etcd in ${state.platform.etcd.map((m) => m.place).join(', ')}; API ${state.platform.api.url} and registry ${state.platform.registry.url} in ${state.platform.api.place}; an agent on every host, a proxy on every edge; apps at <app>.${state.platform.domain}`);
+        say(`Try: aloft lab exec${named} ${first} -- aloft apps create demo    then    aloft lab exec${named} ${first} -- curl -s -H 'Host: demo.${state.platform.domain}' http://${state.plan.anycast.ipv4}/`);
+      } else {
+        say(`Try: aloft lab exec${named} ${first} -- curl -s http://${state.plan.anycast.ipv4}/`);
+      }
+      say(`Remove: aloft lab down${named}`);
     });
 
   lab
@@ -63,14 +72,15 @@ export function labCommand(program: Command): void {
 
   lab
     .command('fail')
-    .description('inject a fault: edge <region> [--silent], link <a>-<b>, region <region>')
-    .argument('<kind>', 'edge, link or region')
-    .argument('<target>', 'a region, or a link such as ams-iad')
+    .description('inject a fault: edge <region> [--silent], link <a>-<b>, region <region>, proxy <region>, etcd <region>, host <region>-h<N>')
+    .argument('<kind>', 'edge, link, region, proxy (kill the edge proxy), etcd (kill the member) or host (the host dies)')
+    .argument('<target>', 'a region, a link such as ams-iad, or a host such as ams-h1')
     .option('--silent', 'edge: freeze it (only BFD notices) instead of draining it (birdc disable)')
     .option(...nameOption)
     .action(async (kind: string, target: string, opts: { name: string; silent?: boolean }) => {
-      if (kind !== 'edge' && kind !== 'link' && kind !== 'region') throw invalidField('fail', 'kind', 'one of edge, link, region', kind);
-      const fault = await labFail(opts.name, { kind, target, silent: opts.silent === true } satisfies FaultRequest);
+      const kinds = ['edge', 'link', 'region', 'proxy', 'etcd', 'host'] as const;
+      if (!(kinds as readonly string[]).includes(kind)) throw invalidField('fail', 'kind', `one of ${kinds.join(', ')}`, kind);
+      const fault = await labFail(opts.name, { kind: kind as FaultRequest['kind'], target, silent: opts.silent === true } satisfies FaultRequest);
       say(`failed: ${JSON.stringify(fault)}    Undo: aloft lab heal`);
     });
 
