@@ -9,7 +9,7 @@
  * - both proxies pinned to core 0 (taskset); wrk and the upstream on the other core.
  *
  * Figures: requests/s and p50/p99 from `wrk` (64 connections, keep-alive), aloft/nginx
- * ratio, p99 latency added by aloft at 50% of its saturation (a paced open-loop
+ * ratio, each proxy's CPU per request over its wrk run (utime + stime from /proc), p99 latency added by aloft at 50% of its saturation (a paced open-loop
  * generator, latency counted from each request's scheduled time; minus the same rate
  * straight to the upstream), the route update time (measured in the aloft process:
  * store write of `started` → first routed request) and TLS handshakes/s (null until the
@@ -24,7 +24,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Pool } from 'undici';
+import { pacedLatencies, quantile } from './_paced.ts';
 import { freePort } from '../src/lib/testing/free-port.ts';
 import type { MachineService } from '../src/model/index.ts';
 import { openSqliteStore } from '../src/store/index.ts';
@@ -103,6 +103,8 @@ async function waitUp(port: number, host = HOST): Promise<void> {
 
 interface WrkResult {
   rps: number;
+  /** Requests completed in the run. */
+  requests: number;
   p50Ms: number;
   p99Ms: number;
 }
@@ -115,12 +117,13 @@ function wrk(port: number, spread = false): WrkResult {
   const result = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: (WRK_SECONDS + 20) * 1000 });
   const out = result.stdout ?? '';
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const requests = /(\d+) requests in/.exec(out);
   const p50 = /50%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  if (!rps || !p50 || !p99) throw new Error(`cannot read wrk's output:\n${out}\n${result.stderr}`);
+  if (!rps || !p50 || !p99 || !requests) throw new Error(`cannot read wrk's output:\n${out}\n${result.stderr}`);
   if (errors) throw new Error(`wrk saw ${errors[1]} non-2xx answers on port ${port}:\n${out}`);
-  return { rps: Number(rps[1]), p50Ms: ms(p50[1]!, p50[2]!), p99Ms: ms(p99[1]!, p99[2]!) };
+  return { rps: Number(rps[1]), requests: Number(requests[1]), p50Ms: ms(p50[1]!, p50[2]!), p99Ms: ms(p99[1]!, p99[2]!) };
 }
 
 /**
@@ -129,32 +132,8 @@ function wrk(port: number, spread = false): WrkResult {
  * shows (no coordinated omission). Returns p50 and p99 in ms.
  */
 async function paced(port: number, rate: number): Promise<{ p50Ms: number; p99Ms: number; sent: number }> {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 10_000 });
-  const latencies: number[] = [];
-  const pending: Promise<void>[] = [];
-  const interval = 1000 / rate;
-  const t0 = performance.now();
-  const end = t0 + PACED_SECONDS * 1000;
-  let next = t0;
-  while (next < end) {
-    const now = performance.now();
-    while (next <= now && next < end) {
-      const scheduled = next;
-      pending.push(
-        pool.request({ path: '/', method: 'GET', headers: { host: HOST } }).then(async (r) => {
-          await r.body.dump();
-          latencies.push(performance.now() - scheduled);
-        }),
-      );
-      next += interval;
-    }
-    await new Promise((r) => setImmediate(r));
-  }
-  await Promise.all(pending);
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const at = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))] ?? NaN;
-  return { p50Ms: at(50), p99Ms: at(99), sent: latencies.length };
+  const latencies = await pacedLatencies(port, { rate, seconds: PACED_SECONDS, host: HOST, connections: CONNECTIONS });
+  return { p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), sent: latencies.length };
 }
 
 /**
@@ -232,8 +211,15 @@ async function main(): Promise<void> {
 
     // Warm both (JIT, pools), then measure.
     for (const port of [ready.port, nginxProxy]) await paced(port, 2000).catch(() => undefined);
-    const aloftWrk = wrk(ready.port);
-    const nginxWrk = wrk(nginxProxy);
+    // CPU per request (user + system) of each proxy process over its wrk run: steadier
+    // than requests/s on a shared machine, and what "spend less per request" means.
+    const cpuPerRequestUs = async (pid: number, run: () => WrkResult): Promise<[WrkResult, number]> => {
+      const before = await cpuSeconds(pid);
+      const result = run();
+      return [result, ((await cpuSeconds(pid)) - before) * 1e6 / result.requests];
+    };
+    const [aloftWrk, aloftCpuUs] = await cpuPerRequestUs(aloft.pid!, () => wrk(ready.port));
+    const [nginxWrk, nginxCpuUs] = await cpuPerRequestUs(nginxOne.pid!, () => wrk(nginxProxy));
     const rate = Math.max(100, Math.round(aloftWrk.rps / 2));
     const through = await paced(ready.port, rate);
     const direct = await paced(upstream, rate);
@@ -270,7 +256,7 @@ async function main(): Promise<void> {
 
     console.log(`aloft proxy: ${Math.round(aloftWrk.rps)} req/s, p50 ${aloftWrk.p50Ms} ms, p99 ${aloftWrk.p99Ms} ms (wrk, ${CONNECTIONS} connections, ${WRK_SECONDS} s)`);
     console.log(`nginx      : ${Math.round(nginxWrk.rps)} req/s, p50 ${nginxWrk.p50Ms} ms, p99 ${nginxWrk.p99Ms} ms`);
-    console.log(`ratio aloft/nginx: ${round(aloftWrk.rps / nginxWrk.rps)}`);
+    console.log(`ratio aloft/nginx: ${round(aloftWrk.rps / nginxWrk.rps)}; CPU per request (user + system): aloft ${round(aloftCpuUs, 1)} µs, nginx ${round(nginxCpuUs, 1)} µs`);
     console.log(
       `at ${rate} req/s (50% of aloft's saturation): p99 direct ${round(direct.p99Ms)} ms, through aloft ${round(through.p99Ms)} ms, through nginx ${round(nginxAt.p99Ms)} ms`,
     );
@@ -290,6 +276,8 @@ async function main(): Promise<void> {
         p99_ms: aloftWrk.p99Ms,
         nginx_p50_ms: nginxWrk.p50Ms,
         nginx_p99_ms: nginxWrk.p99Ms,
+        cpu_us_per_req: round(aloftCpuUs, 1),
+        nginx_cpu_us_per_req: round(nginxCpuUs, 1),
         p99_added_ms: round(through.p99Ms - direct.p99Ms),
         nginx_p99_added_ms: round(nginxAt.p99Ms - direct.p99Ms),
         paced_rps: rate,

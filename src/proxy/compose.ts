@@ -9,19 +9,33 @@ export type Step = (ctx: ProxyContext, next: () => Promise<void>) => Promise<voi
 
 /** Runs `steps` in order as one step-chain (the onion model of Koa and Hono). */
 export function compose(steps: readonly Step[]): (ctx: ProxyContext) => Promise<void> {
-  return (ctx) => {
-    let index = -1;
-    const dispatch = (i: number): Promise<void> => {
-      if (i <= index) return Promise.reject(new Error('proxy step called next() twice'));
-      index = i;
-      const step = steps[i];
-      if (step === undefined) return Promise.resolve();
-      try {
-        return step(ctx, () => dispatch(i + 1));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    };
-    return dispatch(0);
-  };
+  return (ctx) => new Chain(steps, ctx).dispatch(0);
+}
+
+/**
+ * One request's walk down the chain. A class rather than closures made per request:
+ * its method is shared, and tsx names every named closure as it is made (an
+ * Object.defineProperty each) — this runs once per request.
+ */
+class Chain {
+  readonly #steps: readonly Step[];
+  readonly #ctx: ProxyContext;
+  #index = -1;
+
+  constructor(steps: readonly Step[], ctx: ProxyContext) {
+    this.#steps = steps;
+    this.#ctx = ctx;
+  }
+
+  dispatch(i: number): Promise<void> {
+    if (i <= this.#index) return Promise.reject(new Error('proxy step called next() twice'));
+    this.#index = i;
+    const step = this.#steps[i];
+    if (step === undefined) return Promise.resolve();
+    try {
+      return step(this.#ctx, () => this.dispatch(i + 1));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
 }

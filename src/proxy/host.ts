@@ -14,11 +14,22 @@ export function appFromHost(host: string | undefined, domain: string): string | 
   const colon = name.lastIndexOf(':');
   if (colon !== -1) name = name.slice(0, colon);
   if (name.endsWith('.')) name = name.slice(0, -1);
-  const suffix = `.${domain.toLowerCase()}`;
+  const suffix = domainSuffix(domain);
   if (!name.endsWith(suffix)) return undefined;
   const app = name.slice(0, -suffix.length);
   return APP_LABEL.test(app) ? app : undefined;
 }
+
+/** `.<domain>` in lowercase, remembered for the last domain asked (one per proxy): no string made per request. */
+function domainSuffix(domain: string): string {
+  if (domain !== lastDomain) {
+    lastDomain = domain;
+    lastSuffix = `.${domain.toLowerCase()}`;
+  }
+  return lastSuffix;
+}
+let lastDomain = '';
+let lastSuffix = '.';
 
 /**
  * The Host a request is for: the authority of an absolute-form target

@@ -27,7 +27,9 @@ export class BackendConnection {
   readonly #owner: ConnectionOwner;
   readonly #timeouts: BackendTimeouts;
   #handler: BackendHandler | undefined;
-  #parser: ResponseParser | undefined;
+  /** One parser for the connection's life, reset per exchange; `#parsing` while one runs. */
+  readonly #parser: ResponseParser;
+  #parsing = false;
   #body: Readable | undefined;
   #bodyDone = true;
   /** Stops sending the request body (its listeners off). */
@@ -43,6 +45,11 @@ export class BackendConnection {
     this.socket = socket;
     this.#owner = owner;
     this.#timeouts = timeouts;
+    this.#parser = new ResponseParser('GET', {
+      onHead: (head) => this.#onHead(head),
+      onBody: (chunk, last) => this.#handler?.onResponseData(this.#control!, chunk, last),
+      onEnd: () => this.#onResponseEnd(),
+    });
     socket.setNoDelay(true);
     socket.on('data', (data: Buffer) => this.#onData(data));
     socket.on('end', () => this.#onEnd());
@@ -68,11 +75,8 @@ export class BackendConnection {
     this.#control = control;
     // A response the client read slowly may have ended with the socket paused.
     if (this.socket.isPaused()) this.socket.resume();
-    this.#parser = new ResponseParser(request.method, {
-      onHead: (head) => this.#onHead(head),
-      onBody: (chunk) => this.#handler?.onResponseData(control, chunk),
-      onEnd: () => this.#onResponseEnd(),
-    });
+    this.#parser.reset(request.method);
+    this.#parsing = true;
     this.#setTimeout(this.#timeouts.headersTimeoutMs);
     handler.onRequestStart(control);
     if (this.#handler !== handler) return; // aborted at once
@@ -125,7 +129,7 @@ export class BackendConnection {
       this.#bodyDone = true;
       if (chunked) this.socket.write(LAST_CHUNK);
       // A response that came before the body was all sent could not reuse the connection.
-      if (this.#parser?.done === true) this.#release();
+      if (this.#parsing && this.#parser.done) this.#release();
     };
     const onError = (err: Error): void => {
       cleanup();
@@ -165,7 +169,7 @@ export class BackendConnection {
   /** After the whole exchange: back to the pool, or closed when it cannot be reused. */
   #release(): void {
     this.#handler = undefined;
-    this.#parser = undefined;
+    this.#parsing = false;
     if (!this.#keepAlive || this.socket.destroyed) {
       this.socket.destroy();
       return;
@@ -176,7 +180,7 @@ export class BackendConnection {
 
   #onData(data: Buffer): void {
     const parser = this.#parser;
-    if (parser === undefined) {
+    if (!this.#parsing) {
       // Bytes nobody asked for: the connection cannot be trusted with another request.
       this.socket.destroy();
       return;
@@ -190,7 +194,7 @@ export class BackendConnection {
 
   #onEnd(): void {
     const parser = this.#parser;
-    if (parser === undefined) return;
+    if (!this.#parsing) return;
     this.#keepAlive = false;
     try {
       parser.end();
@@ -214,7 +218,7 @@ export class BackendConnection {
   #fail(error: Error): void {
     const handler = this.#handler;
     this.#handler = undefined;
-    this.#parser = undefined;
+    this.#parsing = false;
     this.#stopBody?.();
     this.#keepAlive = false;
     if (!this.socket.destroyed) this.socket.destroy();

@@ -95,3 +95,33 @@ test('a head larger than the limit is refused before it is all buffered', () => 
   const counted = new ResponseParser('GET', { onHead: () => {}, onBody: () => {}, onEnd: () => {} }, { maxHeadBytes: 1024, maxHeaders: 10 });
   assert.throws(() => counted.feed(Buffer.from(many)), { message: /at most 10 header fields/ });
 });
+
+test('one parser reads response after response once reset, whatever framing each had; the last body chunk is flagged', () => {
+  const seen: string[] = [];
+  let body = '';
+  const parser = new ResponseParser('GET', {
+    onHead: (head) => seen.push(`head ${head.statusCode}`),
+    onBody: (chunk, last) => {
+      body += chunk.toString('latin1');
+      if (last) seen.push('last');
+    },
+    onEnd: () => seen.push(`end ${body}`),
+  });
+  parser.feed(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n'));
+  assert.equal(parser.done, true);
+  body = '';
+  parser.reset('HEAD');
+  parser.feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n'));
+  assert.equal(parser.done, true);
+  parser.reset('GET');
+  assert.equal(parser.done, false);
+  parser.feed(Buffer.from('HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nx'));
+  parser.feed(Buffer.from('yz'));
+  assert.deepEqual(seen, ['head 200', 'end ab', 'head 200', 'end ', 'head 201', 'last', 'end xyz']);
+  // A reset does not carry a half-read head over.
+  parser.reset('GET');
+  parser.feed(Buffer.from('HTTP/1.1 500 Oops\r\nX-A'));
+  parser.reset('GET');
+  parser.feed(Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'));
+  assert.equal(seen.at(-2), 'head 204');
+});

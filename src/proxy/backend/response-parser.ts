@@ -14,7 +14,8 @@ export interface ResponseHead {
 /** What the parser tells its owner, in order: head (1xx heads too), body chunks, end. */
 export interface ResponseEvents {
   onHead(head: ResponseHead): void;
-  onBody(chunk: Buffer): void;
+  /** `last`: this chunk ends the body (onEnd follows at once), so the owner may end its output with it. */
+  onBody(chunk: Buffer, last: boolean): void;
   onEnd(): void;
 }
 
@@ -29,10 +30,32 @@ export interface ResponseLimits {
 export const DEFAULT_RESPONSE_LIMITS: ResponseLimits = { maxHeadBytes: 64 * 1024, maxHeaders: 256 };
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
+/** What is left of a chunk read to its end (no subarray made per response). */
+const EMPTY = Buffer.alloc(0);
 /** RFC 9110 token characters, for header names. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values: visible characters, spaces and tabs, obs-text; no CR, LF or NUL. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * `HTTP/1.x NNN[ reason]` (RFC 9112 §4), read by character rather than a capturing
+ * regex; undefined when it is anything else.
+ */
+function readStatusLine(line: string): { http10: boolean; code: number; message: string } | undefined {
+  if (line.length < 12 || !line.startsWith('HTTP/1.') || line.charCodeAt(8) !== 32) return undefined;
+  const minor = line.charCodeAt(7);
+  const d0 = line.charCodeAt(9) - 48;
+  const d1 = line.charCodeAt(10) - 48;
+  const d2 = line.charCodeAt(11) - 48;
+  if ((minor !== 48 && minor !== 49) || d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return undefined;
+  let message = '';
+  if (line.length > 12) {
+    if (line.charCodeAt(12) !== 32) return undefined;
+    message = line.slice(13);
+    if (!FIELD_VALUE.test(message)) return undefined;
+  }
+  return { http10: minor === 48, code: d0 * 100 + d1 * 10 + d2, message };
+}
 
 type Framing =
   | { kind: 'length'; left: number }
@@ -51,16 +74,28 @@ type Framing =
 export class ResponseParser {
   readonly #events: ResponseEvents;
   readonly #limits: ResponseLimits;
-  readonly #head: boolean;
+  #head: boolean;
   #pending: Buffer | undefined;
   #framing: Framing | undefined;
-  readonly #chunks = new ChunkedState();
+  #chunks: ChunkedState | undefined;
   #done = false;
 
   constructor(method: string, events: ResponseEvents, limits: ResponseLimits = DEFAULT_RESPONSE_LIMITS) {
     this.#head = method === 'HEAD';
     this.#events = events;
     this.#limits = limits;
+  }
+
+  /**
+   * Readies it for the next response on the same connection, to a request of
+   * `method` (one parser per connection, not one per request: the hot path).
+   */
+  reset(method: string): void {
+    this.#head = method === 'HEAD';
+    this.#pending = undefined;
+    this.#framing = undefined;
+    this.#chunks = undefined;
+    this.#done = false;
   }
 
   /** True once the whole response (not a 1xx) was read. */
@@ -117,20 +152,24 @@ export class ResponseParser {
   }
 
   #parseHead(text: string): { head: ResponseHead; framing: Framing } {
-    const lines = text.split('\r\n');
-    const statusLine = lines[0]!;
-    const match = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(statusLine);
-    if (match === null) throw this.#protocol(`its status line must be "HTTP/1.x NNN reason": got ${JSON.stringify(statusLine.slice(0, 80))}`);
-    const http10 = match[1] === '0';
-    const statusCode = Number(match[2]);
-    if (lines.length - 1 > this.#limits.maxHeaders) throw this.#protocol(`it must send at most ${this.#limits.maxHeaders} header fields`);
+    // Walked with indexOf rather than split and one regex per line: this runs per response.
+    let eol = text.indexOf('\r\n');
+    if (eol < 0) eol = text.length;
+    const statusLine = text.slice(0, eol);
+    const status = readStatusLine(statusLine);
+    if (status === undefined) throw this.#protocol(`its status line must be "HTTP/1.x NNN reason": got ${JSON.stringify(statusLine.slice(0, 80))}`);
     const headers: IncomingHttpHeaders = {};
     const store = headers as Record<string, string | string[]>;
     let lengths: string | undefined;
     let encoding: string | undefined;
     let connection = '';
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
+    let fields = 0;
+    for (let at = eol + 2; at <= text.length; at = eol + 2) {
+      eol = text.indexOf('\r\n', at);
+      if (eol < 0) eol = text.length;
+      fields += 1;
+      if (fields > this.#limits.maxHeaders) throw this.#protocol(`it must send at most ${this.#limits.maxHeaders} header fields`);
+      const line = text.slice(at, eol);
       if (line.includes('\n')) throw this.#protocol('its lines must end with CRLF: got a bare LF');
       const colon = line.indexOf(':');
       const name = colon > 0 ? line.slice(0, colon) : '';
@@ -146,9 +185,10 @@ export class ResponseParser {
       else if (Array.isArray(previous)) previous.push(value);
       else store[lower] = `${previous}, ${value}`;
     }
-    const tokens = connection.split(',').map((t) => t.trim());
-    const keepAlive = http10 ? tokens.includes('keep-alive') : !tokens.includes('close');
-    return { head: { statusCode, statusMessage: match[3] ?? '', headers, keepAlive }, framing: this.#framingOf(statusCode, lengths, encoding) };
+    // Most responses send no Connection header: nothing to split then.
+    const tokens = connection === '' ? [] : connection.split(',').map((t) => t.trim());
+    const keepAlive = status.http10 ? tokens.includes('keep-alive') : !tokens.includes('close');
+    return { head: { statusCode: status.code, statusMessage: status.message, headers, keepAlive }, framing: this.#framingOf(status.code, lengths, encoding) };
   }
 
   #framingOf(status: number, lengths: string | undefined, encoding: string | undefined): Framing {
@@ -162,6 +202,8 @@ export class ResponseParser {
       return { kind: 'chunked' };
     }
     if (lengths !== undefined) {
+      // One plain value (the usual case) needs no splitting.
+      if (/^\d{1,15}$/.test(lengths)) return { kind: 'length', left: Number(lengths) };
       const values = new Set(lengths.split(',').map((v) => v.trim()));
       const [only] = values;
       if (values.size !== 1 || only === undefined || !/^\d{1,15}$/.test(only)) {
@@ -177,16 +219,17 @@ export class ResponseParser {
       case 'length': {
         const take = Math.min(framing.left, chunk.length);
         framing.left -= take;
-        this.#events.onBody(take === chunk.length ? chunk : chunk.subarray(0, take));
+        this.#events.onBody(take === chunk.length ? chunk : chunk.subarray(0, take), framing.left === 0);
         if (framing.left === 0) this.#finish();
-        return chunk.subarray(take);
+        return take === chunk.length ? EMPTY : chunk.subarray(take);
       }
       case 'close':
-        this.#events.onBody(chunk);
-        return chunk.subarray(chunk.length);
+        this.#events.onBody(chunk, false);
+        return EMPTY;
       case 'chunked': {
-        const rest = this.#chunks.feed(chunk, (data) => this.#events.onBody(data), (why) => this.#protocol(why));
-        if (this.#chunks.finished) this.#finish();
+        const chunks = (this.#chunks ??= new ChunkedState());
+        const rest = chunks.feed(chunk, (data) => this.#events.onBody(data, false), (why) => this.#protocol(why));
+        if (chunks.finished) this.#finish();
         return rest;
       }
       case 'none':

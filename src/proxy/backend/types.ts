@@ -35,7 +35,11 @@ export interface BackendController {
 export interface BackendHandler {
   onRequestStart(controller: BackendController): void;
   onResponseStart(controller: BackendController, statusCode: number, headers: IncomingHttpHeaders, statusMessage: string): void;
-  onResponseData(controller: BackendController, chunk: Buffer): void;
+  /**
+   * A piece of the body. `last` is true when it ends the body (onResponseEnd follows
+   * at once): a handler may end its own output with it, in one write.
+   */
+  onResponseData(controller: BackendController, chunk: Buffer, last?: boolean): void;
   onResponseEnd(controller: BackendController): void;
   onResponseError(controller: BackendController, error: Error): void;
 }

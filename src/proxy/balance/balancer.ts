@@ -41,8 +41,14 @@ export class Balancer {
     }
     this.queue = new SlotQueue(limits, clock);
     const random = options.random ?? Math.random;
-    this.picker = (candidates, ctx) =>
-      chooseMachine(candidates, {
+    this.picker = (candidates, ctx) => {
+      // One candidate (an app with one Machine, or a forced one): the full choice
+      // comes to "it, unless at its hard limit", without its arrays and closures.
+      if (candidates.length === 1) {
+        const only = candidates[0]!;
+        return this.loads.loadFor(only, ctx.req.socket) < only.concurrency.hardLimit ? only : undefined;
+      }
+      return chooseMachine(candidates, {
         region,
         rtt,
         random,
@@ -50,6 +56,7 @@ export class Balancer {
         preferRegion: ctx.steering?.preferRegion,
         preferInstance: ctx.steering?.preferInstance,
       });
+    };
     this.#offs.push(
       this.loads.onRelease((entry) => this.queue.wake(entry.appName)),
       table.onChange((app) => this.queue.wakeAll(app)),

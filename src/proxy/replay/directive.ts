@@ -4,6 +4,7 @@ import { AloftError, formatValue } from '../../lib/errors.ts';
 
 /** The media type of Fly's JSON replay form: the directive is the response body. */
 export const REPLAY_JSON_TYPE = 'application/vnd.fly.replay+json';
+const REPLAY_JSON_MEDIA = /^\s*application\/vnd\.fly\.replay\+json\s*(?:;|$)/i;
 
 /** What a Machine asked for with `fly-replay` (header or JSON form), validated. */
 export interface ReplayDirective {
@@ -33,7 +34,9 @@ export interface ReplayDirective {
 export function isReplayResponse(headers: IncomingHttpHeaders): boolean {
   if (headers['fly-replay'] !== undefined) return true;
   const type = headers['content-type'];
-  return typeof type === 'string' && type.split(';')[0]!.trim().toLowerCase() === REPLAY_JSON_TYPE;
+  // The media type before any parameters, trimmed and case-insensitive; one regex
+  // test, as this runs on every response.
+  return typeof type === 'string' && REPLAY_JSON_MEDIA.test(type);
 }
 
 function invalid(field: string, rule: string, value: unknown): AloftError {

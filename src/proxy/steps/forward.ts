@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Backend } from '../backend/index.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -62,10 +63,10 @@ export function forwardStep(options: ForwardOptions): Step {
   return async (ctx) => {
     const { req, res } = ctx;
     const gone = new ClientGone();
-    const onClose = (): void => {
-      if (!res.writableFinished) gone.fire();
-    };
-    res.once('close', onClose);
+    // One module-level listener that finds the request's ClientGone on the response:
+    // no closure (and no listener wrapper, as `once` makes) per request.
+    (res as GoneAware)[GONE] = gone;
+    res.on('close', onResponseClose);
     try {
       const headers = forwardedRequestHeaders(req, {
         clientIp: clientIp(req),
@@ -78,36 +79,29 @@ export function forwardStep(options: ForwardOptions): Step {
       if (ctx.extraHeaders !== undefined) headers.push(...ctx.extraHeaders);
       const hasBody = hasRequestBody(ctx);
       const firstAt = clock.now();
-      const failures = new Map<string, Failure>();
-      // A replay narrows the choice to its target (ctx.accept); the picker still chooses.
-      // fly-force-region / fly-force-instance-id narrow it too (ctx.steering).
-      const accepted = (list: readonly RouteEntry[]): readonly RouteEntry[] => {
-        let forced = forcedCandidates(list, ctx.steering);
-        // Routes taken before autostop began draining a Machine must not reach it now.
-        if (forced.some((c) => table.isDraining(c.machineId))) forced = forced.filter((c) => !table.isDraining(c.machineId));
-        return ctx.accept === undefined ? forced : forced.filter(ctx.accept);
-      };
+      /** How each Machine failed this request; made at the first failure (most requests have none). */
+      let failures: Map<string, Failure> | undefined;
       /** This request's place in the queue, once it had to wait for a slot. */
-      const slot = { ticket: 0, deadline: 0 };
-      let candidates = accepted(ctx.routes?.started ?? []);
+      let slot: { ticket: number; deadline: number } | undefined;
+      let candidates = accepted(ctx.routes?.started ?? [], ctx, table);
       let last: { entry: RouteEntry; error: Error } | undefined;
       /** A failure not yet reported as a retry: it is one only if another attempt follows. */
       let unreported: typeof last;
       for (let attempts = 0; ; ) {
-        const next = chooseNext(candidates, failures, ctx, options, firstAt);
+        const next = chooseNext(candidates, failures ?? NO_FAILURES, ctx, options, firstAt);
         if (next === 'busy') {
           // Every Machine it may go to is at its hard limit: wait for a slot, then choose again.
-          const waited = await waitForSlot(ctx, options.queue, clock, gone, slot);
+          const waited = await waitForSlot(ctx, options.queue, clock, gone, (slot ??= { ticket: 0, deadline: 0 }));
           if (waited === 'gone') return;
           if (waited !== 'woken') {
             answerAtCapacity(ctx, waited, options.queue);
             return;
           }
-          candidates = accepted(currentStarted(table, ctx.app));
+          candidates = accepted(currentStarted(table, ctx.app), ctx, table);
           continue;
         }
         if (next === undefined) {
-          answerUnreachable(ctx, attempts, failures.size, last);
+          answerUnreachable(ctx, attempts, failures?.size ?? 0, last);
           return;
         }
         if (unreported !== undefined) {
@@ -127,7 +121,7 @@ export function forwardStep(options: ForwardOptions): Step {
           if (gone.gone) return;
           // It may have stopped while we waited: choose again from what is routable now.
           if (table.entry(next.entry.machineId) === undefined) {
-            candidates = accepted(currentStarted(table, ctx.app));
+            candidates = accepted(currentStarted(table, ctx.app), ctx, table);
             continue;
           }
         }
@@ -154,6 +148,7 @@ export function forwardStep(options: ForwardOptions): Step {
           );
           return;
         }
+        failures ??= new Map();
         const failure = failures.get(next.entry.machineId) ?? { count: 0, connect: true };
         failure.count += 1;
         failure.connect = isConnectFailure(result.error, result.progress);
@@ -161,12 +156,34 @@ export function forwardStep(options: ForwardOptions): Step {
         last = { entry: next.entry, error: result.error };
         unreported = last;
         // Machines may have started or stopped meanwhile.
-        candidates = accepted(currentStarted(table, ctx.app));
+        candidates = accepted(currentStarted(table, ctx.app), ctx, table);
       }
     } finally {
-      res.off('close', onClose);
+      res.off('close', onResponseClose);
+      (res as GoneAware)[GONE] = undefined;
     }
   };
+}
+
+const GONE = Symbol('aloft.clientGone');
+type GoneAware = ServerResponse & { [GONE]?: ClientGone | undefined };
+const NO_FAILURES: ReadonlyMap<string, Failure> = new Map();
+
+/** The response closed: unless it finished, the client went away. */
+function onResponseClose(this: ServerResponse): void {
+  if (!this.writableFinished) (this as GoneAware)[GONE]?.fire();
+}
+
+/**
+ * The candidates the request may go to: a replay narrows the choice to its target
+ * (ctx.accept) and fly-force-region / fly-force-instance-id narrow it too
+ * (ctx.steering); the picker still chooses among them.
+ */
+function accepted(list: readonly RouteEntry[], ctx: ProxyContext, table: RouteTable): readonly RouteEntry[] {
+  let forced = forcedCandidates(list, ctx.steering);
+  // Routes taken before autostop began draining a Machine must not reach it now.
+  if (forced.some((c) => table.isDraining(c.machineId))) forced = forced.filter((c) => !table.isDraining(c.machineId));
+  return ctx.accept === undefined ? forced : forced.filter(ctx.accept);
 }
 
 /** The next Machine to try and how long to wait first, or undefined to give up. */
@@ -179,15 +196,10 @@ function chooseNext(
 ): { entry: RouteEntry; waitMs: number } | 'busy' | undefined {
   const { picker, retry, clock } = options;
   if (candidates.length === 0) return undefined;
-  // The picker answers undefined when all it was given are at their hard limit.
-  const pickOrBusy = (list: readonly RouteEntry[]): { entry: RouteEntry; waitMs: number } | 'busy' => {
-    const entry = picker(list, ctx);
-    return entry === undefined ? 'busy' : { entry, waitMs: 0 };
-  };
-  if (failures.size === 0) return pickOrBusy(candidates);
+  if (failures.size === 0) return pickOrBusy(picker, candidates, ctx);
   // A Machine that failed this request is never chosen again while another is untried.
   const untried = candidates.filter((c) => !failures.has(c.machineId));
-  if (untried.length > 0) return pickOrBusy(untried);
+  if (untried.length > 0) return pickOrBusy(picker, untried, ctx);
   // A reset after dispatch is most often a pooled connection the backend had just
   // closed: one fresh try on the same Machine.
   const reset = candidates.filter((c) => {
@@ -205,6 +217,12 @@ function chooseNext(
   if (entry === undefined) return undefined;
   const count = failures.get(entry.machineId)?.count ?? 1;
   return { entry, waitMs: Math.min(left, retry.backoffMs(count)) };
+}
+
+/** The picker's choice to try at once; 'busy' when all it was given are at their hard limit. */
+function pickOrBusy(picker: Picker, list: readonly RouteEntry[], ctx: ProxyContext): { entry: RouteEntry; waitMs: number } | 'busy' {
+  const entry = picker(list, ctx);
+  return entry === undefined ? 'busy' : { entry, waitMs: 0 };
 }
 
 function answerUnreachable(

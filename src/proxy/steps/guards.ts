@@ -1,4 +1,5 @@
 import type { Step } from '../compose.ts';
+import type { ProxyContext } from '../context.ts';
 import { answer } from '../answers.ts';
 import { hasRequestBody } from '../exchange.ts';
 import { clientIp } from '../forwarded-headers.ts';
@@ -49,18 +50,21 @@ export function headerGuardStep(maxHeaders: number): Step {
  * Node's headersTimeout and the whole request by requestTimeout.)
  */
 export function bodyIdleStep(idleMs: number): Step {
-  return async (ctx, next) => {
-    const { req } = ctx;
-    if (!hasRequestBody(ctx)) return next();
-    const socket = req.socket;
-    const clear = (): void => void socket.setTimeout(0);
-    socket.setTimeout(idleMs);
-    req.once('end', clear);
-    try {
-      await next();
-    } finally {
-      req.off('end', clear);
-      if (!socket.destroyed) clear();
-    }
-  };
+  // Not async itself: a request without a body (most) passes on without a promise of its own.
+  return (ctx, next) => (hasRequestBody(ctx) ? watchBody(ctx, next, idleMs) : next());
+}
+
+/** Runs the rest of the chain with the client socket's idle limit on while the body arrives. */
+async function watchBody(ctx: ProxyContext, next: () => Promise<void>, idleMs: number): Promise<void> {
+  const { req } = ctx;
+  const socket = req.socket;
+  const clear = (): void => void socket.setTimeout(0);
+  socket.setTimeout(idleMs);
+  req.once('end', clear);
+  try {
+    await next();
+  } finally {
+    req.off('end', clear);
+    if (!socket.destroyed) clear();
+  }
 }

@@ -120,7 +120,8 @@ export function replayStep(options: ReplayStepOptions, inner: Step): Step {
       }
     } finally {
       ctx.replay = undefined;
-      await body?.dispose();
+      // Only with a body: an `await` of nothing still costs the request a turn.
+      if (body !== undefined) await body.dispose();
     }
   };
 }
