@@ -6,9 +6,14 @@ import { birdSocket, type LabState } from './lab-state.ts';
 
 /** The `aloft` command these processes run (the same checkout as this code). */
 export const ALOFT_BIN = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
-/** Hosts beat every second and are down after 8 missed: a store write crosses the WAN (~0.2–1 s here) and an etcd election stalls writes for ~3 s. */
+/**
+ * Hosts beat every second and are down after 15 missed. A store write crosses the WAN
+ * (~0.2–1 s here), and when a member dies its clients spend a few 3 s deadlines and
+ * circuit-breaker pauses finding another while the election runs: 8 missed beats was
+ * seen to mark a live host down after its local member was killed.
+ */
 const HEARTBEAT = '1s';
-const MISSED_HEARTBEATS = '8';
+const MISSED_HEARTBEATS = '15';
 /** Raft over the lab's WAN, as an operator would set it: heartbeat ≈ RTT, election ≥ 10× it. */
 const ETCD_HEARTBEAT_MS = 100;
 const ETCD_ELECTION_MS = 2500;
