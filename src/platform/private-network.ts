@@ -10,6 +10,7 @@ import { HostFirewall, type IsolationPolicy } from '../net/isolation/index.ts';
 import { hostNetworkPrefix, INFRA_NETWORK, MeshNode, type MeshPeer } from '../net/wireguard/index.ts';
 import type { HostAddresses, Store } from '../store/index.ts';
 import { isolationPolicy, localHostAddresses, meshPeers, type PolicyFrame } from './private-policy.ts';
+import { coalesce } from '../lib/coalesce.ts';
 
 /** Options of {@link startPrivateNetwork}. */
 export interface PrivateNetworkOptions {
@@ -130,21 +131,7 @@ export async function startPrivateNetwork(options: PrivateNetworkOptions): Promi
       }
     };
     // One refresh at a time; changes that land meanwhile fold into one more run after it.
-    let running: Promise<void> | undefined;
-    let again = false;
-    const refresh = (): Promise<void> => {
-      if (running !== undefined) {
-        again = true;
-        return running;
-      }
-      running = (async () => {
-        do {
-          again = false;
-          await apply();
-        } while (again);
-      })().finally(() => (running = undefined));
-      return running;
-    };
+    const refresh = coalesce(apply);
 
     // Watched from the revision the first rules are read at, so no change falls between.
     const revision = await options.store.revision();
@@ -179,7 +166,7 @@ export async function startPrivateNetwork(options: PrivateNetworkOptions): Promi
         if (closed) return;
         closed = true;
         keepRules = closeOptions.keepRules ?? false;
-        await running?.catch(() => undefined);
+        await refresh.settled();
         await unwind();
       },
     };

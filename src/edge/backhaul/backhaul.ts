@@ -11,6 +11,7 @@ import { underlayEndpoint } from '../../platform/private-network.ts';
 import { hostRole, type HostRecord } from '../../store/host-store.ts';
 import type { Store } from '../../store/store.ts';
 import { edgeRegistration } from './edge-registration.ts';
+import { coalesce } from '../../lib/coalesce.ts';
 
 /** The tunnel interface of an edge's wireguard-go. */
 export const BACKHAUL_INTERFACE = 'aloft-edge-wg';
@@ -85,21 +86,7 @@ export async function startBackhaul(options: BackhaulOptions): Promise<RunningBa
       log.info({ peers: peers.map((p) => p.id) }, 'backhaul peers set');
     };
     // One refresh at a time; changes that land meanwhile fold into one more run after it.
-    let running: Promise<void> | undefined;
-    let again = false;
-    const refresh = (): Promise<void> => {
-      if (running !== undefined) {
-        again = true;
-        return running;
-      }
-      running = (async () => {
-        do {
-          again = false;
-          await apply();
-        } while (again);
-      })().finally(() => (running = undefined));
-      return running;
-    };
+    const refresh = coalesce(apply);
 
     // Watched from the revision the first peers are read at, so no change falls between.
     const revision = await store.revision();
@@ -137,7 +124,7 @@ export async function startBackhaul(options: BackhaulOptions): Promise<RunningBa
       async close() {
         if (closed) return;
         closed = true;
-        await running?.catch(() => undefined);
+        await refresh.settled();
         await unwind();
       },
     };
