@@ -17,6 +17,7 @@ import { openSqliteStore, type Store } from '../../src/store/index.ts';
 import { ChangeRecorder } from '../../src/store/testing.ts';
 import { fails, runAloft } from '../cli/cli-runner.ts';
 import { cleanUpHost, type PlatformProcessOptions } from '../e2e/platform-process.ts';
+import { run, until } from './cluster-testing.ts';
 
 const ALOFT = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
 const BEAT = '300ms';
@@ -24,21 +25,6 @@ const MESH_PORT = 51820;
 const UNDERLAY = 'ul0';
 const MGMT = 'mg0';
 const DOMAIN = 'edge.test';
-
-function run(command: string, args: string[], input?: string): string {
-  const out = spawnSync(command, args, { encoding: 'utf8', input });
-  assert.equal(out.status, 0, `${command} ${args.join(' ')}: ${out.stderr}`);
-  return out.stdout;
-}
-
-/** Waits for `check` to hold, reading it every 100 ms (wireguard-go's state has no events to follow). */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Starts `args` under `nsenter --net` (the child's PID is the program's own) and resolves once `ready` shows in its output. */
 function startIn(ns: string, args: string[], ready: RegExp, sink: { output: string }): Promise<ChildProcess> {

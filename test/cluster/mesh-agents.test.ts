@@ -16,6 +16,7 @@ import { openSqliteStore, type Store } from '../../src/store/index.ts';
 import { ChangeRecorder } from '../../src/store/testing.ts';
 import { fails, runAloft } from '../cli/cli-runner.ts';
 import { cleanUpHost, type PlatformProcessOptions } from '../e2e/platform-process.ts';
+import { run, until } from './cluster-testing.ts';
 
 const ALOFT = join(import.meta.dirname, '..', '..', 'bin', 'aloft.js');
 const BEAT = '300ms';
@@ -43,21 +44,6 @@ interface Placed {
   app: string;
   host: string;
   ipv6: string;
-}
-
-function run(command: string, args: string[], input?: string): string {
-  const out = spawnSync(command, args, { encoding: 'utf8', input });
-  assert.equal(out.status, 0, `${command} ${args.join(' ')}: ${out.stderr}`);
-  return out.stdout;
-}
-
-/** Waits for `check` to hold, reading it every 100 ms (wireguard-go's state has no events to follow). */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('aloft agent --underlay', () => {
