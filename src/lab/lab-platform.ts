@@ -22,10 +22,10 @@ const READY_MS = { etcd: 60_000, api: 60_000, agent: 90_000, proxy: 60_000 } as 
 
 /**
  * Starts the platform on a built lab network: the etcd members (all at once: each
- * waits for a quorum), the API and the registry, every host's agent, then every edge's proxy and its
- * watchdog (`aloft edge watch`), each in
- * its namespace, detached, its output in `<dir>/<place>-<role>.log`, recorded (through
- * `record`) as soon as it runs so `down` can end it even if a later step fails.
+ * waits for a quorum), the API and the registry, every host's agent, then every edge's
+ * proxy and its watchdog (`aloft edge watch`). Each runs in its namespace, detached, its
+ * output in `<dir>/<place>-<role>.log`, recorded (through `record`) as soon as it runs,
+ * so `down` can end it even if a later step fails.
  */
 export async function startLabPlatform(state: LabState, platform: LabPlatformPlan, record: (p: LabProcess) => Promise<void>): Promise<void> {
   await writeFile(platform.rttFile, `${JSON.stringify(platform.rtt)}\n`);

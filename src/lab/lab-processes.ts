@@ -116,9 +116,8 @@ export async function endRecorded(proc: LabProcess, graceMs = 2000): Promise<voi
 export async function waitForLog(file: string, line: string, timeoutMs: number, fromOffset = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   // A restarted process appends to its old log: only what follows `fromOffset` (its length before) counts.
-  const skip = fromOffset;
   while (Date.now() < deadline) {
-    const text = (await readFile(file, 'utf8').catch(() => '')).slice(skip);
+    const text = (await readFile(file, 'utf8').catch(() => '')).slice(fromOffset);
     if (text.includes(line)) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
