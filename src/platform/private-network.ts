@@ -1,5 +1,3 @@
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DNS_PRIVATE_ADDRESS, startDnsServer, type DnsServerOptions, type RunningDnsServer } from '../dns/index.ts';
@@ -11,6 +9,7 @@ import { hostNetworkPrefix, INFRA_NETWORK, MeshNode, type MeshPeer } from '../ne
 import type { HostAddresses, Store } from '../store/index.ts';
 import { isolationPolicy, localHostAddresses, meshPeers, type PolicyFrame } from './private-policy.ts';
 import { coalesce } from '../lib/coalesce.ts';
+import { freeUdpPort } from '../lib/free-udp-port.ts';
 
 /** Options of {@link startPrivateNetwork}. */
 export interface PrivateNetworkOptions {
@@ -222,14 +221,6 @@ async function startResolver(options: PrivateNetworkOptions, log: Logger): Promi
   }
 }
 
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp6');
-  socket.bind(0, '::');
-  await once(socket, 'listening');
-  const { port } = socket.address();
-  socket.close();
-  return port;
-}
 
 /** Runs `ip args`; a failure whose stderr matches `ok` counts as done. */
 async function ip(args: string[], ok?: RegExp): Promise<void> {

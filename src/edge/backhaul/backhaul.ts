@@ -1,5 +1,3 @@
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { HostHeartbeat } from '../../cluster/host-heartbeat.ts';
 import { commandFailed, execCommand, type CommandOptions } from '../../lib/command.ts';
@@ -12,6 +10,7 @@ import { hostRole, type HostRecord } from '../../store/host-store.ts';
 import type { Store } from '../../store/store.ts';
 import { edgeRegistration } from './edge-registration.ts';
 import { coalesce } from '../../lib/coalesce.ts';
+import { freeUdpPort } from '../../lib/free-udp-port.ts';
 
 /** The tunnel interface of an edge's wireguard-go. */
 export const BACKHAUL_INTERFACE = 'aloft-edge-wg';
@@ -147,13 +146,4 @@ async function deleteLink(iface: string): Promise<void> {
   const args = ['link', 'del', iface];
   const result = await execCommand('ip', args, options);
   if (result.code !== 0 && !/Cannot find device|does not exist/.test(result.stderr)) throw commandFailed('ip', args, result, options.errorCode);
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp6');
-  socket.bind(0, '::');
-  await once(socket, 'listening');
-  const { port } = socket.address();
-  socket.close();
-  return port;
 }
